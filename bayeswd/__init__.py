@@ -1,0 +1,58 @@
+"""bayeswd: weight decay and Gaussian priors as one exact, tested story.
+
+Linear regression with a gaussian (L2 / ridge / weight decay) or laplace (L1 / lasso) prior on the
+weights, written once as a Pyro model; MAP by autograd that equals weight-decay training with
+``lam = sigma^2 / tau^2``; every scaling convention of the tools users meet.
+"""
+
+from bayeswd.conventions import (
+    bayesian_ridge_precisions,
+    conventions_table,
+    l1_subgradient_lambda,
+    lam_from_tau,
+    lasso_alpha,
+    ridge_alpha,
+    sgd_weight_decay,
+    tau_from_bayesian_ridge,
+    tau_from_l1_subgradient_lambda,
+    tau_from_lam,
+    tau_from_lasso_alpha,
+    tau_from_ridge_alpha,
+    tau_from_weight_decay,
+)
+from bayeswd.data import RegressionData, SeedProblem, correlated_problem, seed_problem, synthetic_data
+from bayeswd.exceptions import BayeswdWarning, ConvergenceWarning, DiagnosticWarning
+from bayeswd.map import MAPResult, map_fit, map_objective
+from bayeswd.model import linear_regression_model, log_density
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BayeswdWarning",
+    "ConvergenceWarning",
+    "DiagnosticWarning",
+    "MAPResult",
+    "RegressionData",
+    "SeedProblem",
+    "__version__",
+    "bayesian_ridge_precisions",
+    "conventions_table",
+    "correlated_problem",
+    "l1_subgradient_lambda",
+    "lam_from_tau",
+    "lasso_alpha",
+    "linear_regression_model",
+    "log_density",
+    "map_fit",
+    "map_objective",
+    "ridge_alpha",
+    "seed_problem",
+    "sgd_weight_decay",
+    "synthetic_data",
+    "tau_from_bayesian_ridge",
+    "tau_from_l1_subgradient_lambda",
+    "tau_from_lam",
+    "tau_from_lasso_alpha",
+    "tau_from_ridge_alpha",
+    "tau_from_weight_decay",
+]
