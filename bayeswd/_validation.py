@@ -129,7 +129,11 @@ _TORCH_INT_TYPES = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int3
 
 
 def _finalise(arr: np.ndarray | torch.Tensor, name: str, device: torch.device) -> torch.Tensor:
-    tensor = torch.as_tensor(arr).detach().to(device=device, dtype=DTYPE)
+    if isinstance(arr, np.ndarray):
+        # No copy when the array already is writable float64 (a large X is not duplicated).
+        arr = np.asarray(arr, dtype=np.float64)
+        arr = torch.from_numpy(arr if arr.flags.writeable else arr.copy())
+    tensor = arr.detach().to(device=device, dtype=DTYPE)
     if not bool(torch.isfinite(tensor).all()):
         bad = int((~torch.isfinite(tensor)).sum())
         raise ValueError(f"`{name}` must contain only finite values; got {bad} NaN or inf entries.")

@@ -392,16 +392,12 @@ def _training_loop(
     loss_fn = nn.MSELoss()
     full_batch = batch_size is None or batch_size >= n
     gen = torch.Generator().manual_seed(int(seed))
-    order = torch.arange(n)
-    pos, steps = n, 0
+    steps = 0
     while steps < max_iter:
         if full_batch:
             Xb, yb = prob.X, prob.y
-        else:
-            if pos + batch_size > n:  # new epoch: reshuffle, drop the incomplete last batch
-                order, pos = torch.randperm(n, generator=gen), 0
-            idx = order[pos: pos + batch_size].to(prob.X.device)
-            pos += batch_size
+        else:  # a fresh uniformly random subset at every step ("b-nice" sampling)
+            idx = torch.randperm(n, generator=gen)[:batch_size].to(prob.X.device)
             Xb, yb = prob.X[idx], prob.y[idx]
         before = net.weight.detach().clone()
         opt.zero_grad()
@@ -506,8 +502,10 @@ def map_fit(
         Stopping tolerance: relative step size (newton, sgd), gradient (lbfgs), scaled KKT
         violation (proximal).
     batch_size : int, optional
-        Minibatch size for the training loops (default: full batch). With minibatches and a fixed
-        learning rate SGD wanders around the MAP and never reports convergence.
+        Minibatch size for the training loops (default: full batch). Each step draws a fresh
+        uniformly random subset of ``batch_size`` rows (the sampling of the standard SGD theory).
+        With minibatches and a fixed learning rate SGD wanders around the MAP and never reports
+        convergence.
     seed : int, default 0
         Seed for minibatch shuffling (the only randomness; parameters start at zero).
     device : {"cpu", "cuda", "auto"} or torch.device, default "cpu"
