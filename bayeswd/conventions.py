@@ -10,7 +10,8 @@ The negative log posterior (sigma and tau fixed, constants dropped) is
 .. math::
 
     U(w, b) = \frac{\lVert y - Xw - b\rVert^2}{2\sigma^2} + R(w),\qquad
-    R_\text{gauss} = \frac{\lVert w\rVert_2^2}{2\tau^2},\quad R_\text{laplace} = \frac{\lVert w\rVert_1}{\tau}.
+    R_\text{gauss} = \frac{\lVert w\rVert_2^2}{2\tau^2},\quad
+    R_\text{laplace} = \frac{\lVert w\rVert_1}{\tau}.
 
 Multiplying by ``2 sigma^2`` gives the "sum of squares" form ``||r||^2 + lam ||w||_2^2`` with
 ``lam = sigma^2 / tau^2`` (gaussian) or ``||r||^2 + lam1 ||w||_1`` with ``lam1 = 2 sigma^2 / tau``

@@ -257,7 +257,7 @@ def _lbfgs(prob: _Problem, max_iter: int, tol: float) -> tuple[torch.Tensor, int
             tolerance_change=1e-300, history_size=100, line_search_fn="strong_wolfe",
         )
 
-        def closure() -> torch.Tensor:
+        def closure(opt: torch.optim.LBFGS = opt) -> torch.Tensor:
             opt.zero_grad()
             loss = scale * prob.neg_log_density(theta)
             loss.backward()

@@ -37,13 +37,13 @@ def linear_regression_model(
     fit_intercept: bool = True,
     intercept: float | None = None,
 ) -> torch.Tensor:
-    """Bayesian linear regression with a gaussian (L2) or laplace (L1) prior on the weights.
+    r"""Bayesian linear regression with a gaussian (L2) or laplace (L1) prior on the weights.
 
     .. math::
 
-        y_i \\sim \\mathcal N(x_i^\\top w + b, \\sigma^2),\\quad
-        w_j \\sim \\mathcal N(0, \\tau^2) \\text{ or } \\mathrm{Laplace}(0, \\tau),\\quad
-        p(b) \\propto 1.
+        y_i \sim \mathcal N(x_i^\top w + b, \sigma^2),\quad
+        w_j \sim \mathcal N(0, \tau^2) \text{ or } \mathrm{Laplace}(0, \tau),\quad
+        p(b) \propto 1.
 
     Parameters
     ----------

@@ -231,7 +231,7 @@ def test_result_is_immutable_and_predict_runs_without_graph():
     torch.testing.assert_close(pred, SEED.test.X @ fit.coef + fit.intercept)
     assert "MAPResult(prior='gaussian'" in repr(fit)
     with pytest.raises(ValueError, match="exists for the gaussian prior only"):
-        bw.map_fit(SEED.train.X, SEED.train.y, prior="laplace", sigma=0.01, tau=0.01).weight_decay
+        _ = bw.map_fit(SEED.train.X, SEED.train.y, prior="laplace", sigma=0.01, tau=0.01).weight_decay
 
 
 def test_convergence_warning_when_budget_too_small():
