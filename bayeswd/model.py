@@ -95,10 +95,10 @@ def log_density(
     X: torch.Tensor,
     y: torch.Tensor,
     *,
-    likelihood_only: bool = False,
+    part: str = "joint",
     **model_kwargs: Any,
 ) -> torch.Tensor:
-    """Log joint density of :func:`linear_regression_model` at the latent ``values``.
+    """Log density of :func:`linear_regression_model` at the latent ``values``.
 
     Parameters
     ----------
@@ -107,8 +107,9 @@ def log_density(
         ``"tau"`` where the model samples them).
     X, y : torch.Tensor
         Data.
-    likelihood_only : bool, default False
-        Return only ``log p(y | ...)`` (the ``"obs"`` site), without the priors.
+    part : {"joint", "likelihood", "prior"}, default "joint"
+        ``"joint"``: ``log p(y, latents)``; ``"likelihood"``: ``log p(y | latents)`` (the ``"obs"``
+        site); ``"prior"``: every latent site's log prior density.
     **model_kwargs
         Passed to the model (``prior``, ``sigma``, ``tau``, ``fit_intercept``, ``intercept``).
 
@@ -117,9 +118,19 @@ def log_density(
     torch.Tensor
         A scalar, differentiable in ``values``.
     """
+    if part not in ("joint", "likelihood", "prior"):
+        raise ValueError(f"`part` must be one of 'joint', 'likelihood', 'prior'; got {part!r}.")
     conditioned = poutine.condition(linear_regression_model, data=values)
+    if part == "prior":  # the likelihood's log density is not computed or differentiated
+        conditioned = poutine.block(conditioned, hide=["obs"])
     trace = poutine.trace(conditioned).get_trace(X, y, **model_kwargs)
-    if likelihood_only:
+    if part == "likelihood":
         site = trace.nodes["obs"]
         return site["fn"].log_prob(site["value"]).sum()
+    if part == "prior":
+        return sum(
+            (site["fn"].log_prob(site["value"]).sum() for name, site in trace.nodes.items()
+             if site["type"] == "sample" and name != "obs"),
+            X.new_zeros(()),
+        )
     return trace.log_prob_sum()
