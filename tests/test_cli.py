@@ -1,0 +1,153 @@
+"""The ``bayeswd`` command: CSV error cases (clear message, exit 2, no traceback) and a quick run."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayeswd.cli import main
+
+
+def run_cli(*args):
+    """Run ``python -m bayeswd`` in a subprocess, as a user would."""
+    return subprocess.run([sys.executable, "-m", "bayeswd", *args], capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture
+def good_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    df = pd.DataFrame(X, columns=["age", "bmi", "bp"]).assign(y=X @ [1.0, -0.5, 0.0] + 0.3 * rng.normal(size=40))
+    path = tmp_path / "data.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        (None, ["missing.csv", "--target", "y"], r"CSV file '.*missing.csv' not found"),
+        ("", ["{csv}", "--target", "y"], r"CSV file '.*' is empty"),
+        ("a,y\n", ["{csv}", "--target", "y"], r"has a header but no data rows"),
+        ("a,b\n1,2\n", ["{csv}", "--target", "y"], r"--target column 'y' is not in .*; columns are \['a', 'b'\]"),
+        ("a,y\n1,2\n", ["{csv}", "--target", "y", "--features", "a", "zz"], r"--features column\(s\) \['zz'\] not in"),
+        ("a,y\n1,2\nx,3\n" + "4,5\n" * 8, ["{csv}", "--target", "y"], r"column\(s\) \['a'\] hold non-numeric values \(e.g. \{'a': 'x'\}\)"),
+        ("a,y\n1,2\n,3\n" + "4,5\n" * 8, ["{csv}", "--target", "y"], r"1 row\(s\) have missing values \(file lines 3\)"),
+        ("a,y\n1,2\n3,4\n", ["{csv}", "--target", "y"], r"has 2 rows; at least 8 are needed"),
+        ("a,y\n" + "1,2\n" * 10, ["{csv}", "--target", "y", "--features", "y"], r"--target column 'y' is also listed"),
+    ],
+    ids=["missing-file", "empty-file", "no-rows", "missing-target", "missing-feature", "non-numeric", "nan-row",
+         "too-few-rows", "target-as-feature"],
+)
+def test_fit_bad_csv_gives_clear_error(tmp_path, capsys, content, args, message):
+    csv = tmp_path / "bad.csv"
+    if content is not None:
+        csv.write_text(content)
+    argv = ["fit", *[a.format(csv=csv) if a == "{csv}" else (str(tmp_path / a) if a == "missing.csv" else a) for a in args],
+            "--out", str(tmp_path / "out"), "--no-progress"]
+    status = main(argv)
+    err = capsys.readouterr().err
+    assert status == 2
+    assert re.search(message, err), err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out" / "report.html").exists()
+
+
+def test_bad_option_value_exits_2(good_csv):
+    proc = run_cli("fit", str(good_csv), "--target", "y", "--sigma", "-1")
+    assert proc.returncode == 2
+    assert "expected a positive number, got '-1'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_help_lists_commands():
+    proc = run_cli("--help")
+    assert proc.returncode == 0 and "demo" in proc.stdout and "fit" in proc.stdout
+
+
+def _check_report(out: Path):
+    html = (out / "report.html").read_text()
+    images = re.findall(r'<img src="([^"]+)"', html)
+    assert len(images) >= 6
+    for name in images:  # every image the HTML refers to exists and is a non-empty PNG
+        data = (out / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+    summary = pd.read_csv(out / "summary.csv")
+    assert {"estimate", "feature", "mean", "sd", "hdi_3%", "hdi_97%"} <= set(summary.columns)
+    assert list(out.glob("posterior_*.nc"))
+    return html, summary
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """One quick demo run (SVI for the fixed-prior posteriors), shared by the tests below."""
+    out = tmp_path_factory.mktemp("demo") / "report"
+    proc = run_cli("demo", "--quick", "--out", str(out), "--no-progress", "--method", "svi")
+    return out, proc
+
+
+@pytest.mark.slow
+def test_demo_quick_end_to_end(demo_run):
+    import arviz as az
+    import torch
+
+    import bayeswd as bw
+
+    out, proc = demo_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == f"Report written to {(out / 'report.html').resolve()}"
+    html, summary = _check_report(out)
+    assert "weight_decay" in html and "sgd_weight_decay_mse_mean" in html
+    # the summary agrees with the API: the MAP rows are map_fit's coefficients
+    p = bw.seed_problem()
+    fit = bw.map_fit(p.train.X, p.train.y, sigma=p.sigma, tau=p.tau)
+    rows = summary[summary["estimate"] == "gaussian MAP"]
+    np.testing.assert_allclose(rows["mean"].to_numpy(), fit.coef.numpy(), rtol=1e-9, atol=1e-12)
+    # the saved posteriors load back with their feature coordinate
+    idata = az.from_netcdf(next(out.glob("posterior_gaussian_svi.nc")))
+    assert idata.posterior["coef"].shape[-1] == 200
+    torch.testing.assert_close(torch.as_tensor(idata.posterior["coef"].mean(("chain", "draw")).values),
+                               torch.as_tensor(summary[summary["estimate"] == "gaussian SVI"]["mean"].to_numpy()))
+
+
+@pytest.mark.slow
+def test_fit_csv_end_to_end(tmp_path, good_csv):
+    out = tmp_path / "fit"
+    proc = run_cli("fit", str(good_csv), "--target", "y", "--prior", "laplace", "--method", "nuts", "--quick",
+                   "--out", str(out), "--no-progress")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html, summary = _check_report(out)
+    assert set(summary["feature"]) == {"age", "bmi", "bp"}
+    assert "bayeswd: data.csv" in html
+
+
+def _chromium():
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.slow
+def test_report_renders_in_headless_browser(tmp_path, demo_run):
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no Chromium found on PATH; .ci/run installs Debian's chromium package for this test")
+    out, proc = demo_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    shot = tmp_path / "shot.png"
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,3000",
+                    f"--screenshot={shot}", (out / "report.html").as_uri()],
+                   capture_output=True, timeout=120, check=False)
+    assert shot.exists()
+    from matplotlib.image import imread
+
+    img = imread(shot)[..., :3]
+    # non-blank: the page shows text and figures, so many pixels differ from the background
+    background = np.median(img.reshape(-1, 3), axis=0)
+    differs = np.abs(img - background).sum(axis=-1) > 0.1
+    assert differs.mean() > 0.02
+    assert len(np.unique((img * 255).astype(np.uint8).reshape(-1, 3), axis=0)) > 50
