@@ -11,7 +11,9 @@ NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 # Small settings per notebook: the values replace the ``parameters`` cell.
 SMALL = {
     "01_weight_decay_is_a_gaussian_prior.ipynb": {"train_steps": 300, "adam_steps": 200},
-    "02_l1_against_l2.ipynb": {"subgradient_steps": 200, "num_samples": 100, "num_warmup": 100},
+    "02_l1_against_l2.ipynb": {"subgradient_steps": 200, "num_samples": 60, "num_warmup": 60},
+    "03_full_posteriors.ipynb": {"num_samples": 100, "num_warmup": 100, "num_chains": 2, "svi_steps": 1500},
+    "04_choosing_lambda.ipynb": {"num_samples": 100, "num_warmup": 100, "num_chains": 2},
 }
 
 
