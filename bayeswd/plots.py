@@ -70,12 +70,14 @@ def _posteriors(posteriors: Any) -> dict[str, Any]:
         if "posterior" not in idata.groups() or "coef" not in idata.posterior:
             raise ValueError(
                 f"`posteriors[{name!r}]` must have a posterior variable 'coef'; got "
-                f"{list(idata.posterior.data_vars) if 'posterior' in idata.groups() else 'no posterior group'}."
+                + (f"{list(idata.posterior.data_vars)}." if "posterior" in idata.groups()
+                   else "no posterior group.")
             )
         coef = idata.posterior["coef"]
         if coef.ndim != 3 or coef.dims[:2] != ("chain", "draw"):
             raise ValueError(
-                f"`posteriors[{name!r}]` must hold 'coef' with dims (chain, draw, feature); got dims {coef.dims}."
+                f"`posteriors[{name!r}]` must hold 'coef' with dims (chain, draw, feature); "
+                f"got dims {coef.dims}."
             )
         out[str(name)] = idata
     dims = {idata.posterior["coef"].shape[-1] for idata in out.values()}
@@ -130,7 +132,8 @@ def _map_coefs(maps: Any, d: int) -> dict[str, np.ndarray]:
             coef = coef.detach().cpu().numpy()
         if coef is None or np.ndim(coef) != 1 or np.shape(coef)[0] != d:
             raise ValueError(
-                f"`maps[{name!r}]` must be a MAPResult (or have `coef`) with {d} weights; got {_describe(fit)}."
+                f"`maps[{name!r}]` must be a MAPResult (or have `coef`) with {d} weights; "
+                f"got {_describe(fit)}."
             )
         out[str(name)] = np.asarray(coef, dtype=np.float64)
     return out
@@ -202,7 +205,11 @@ def plot_sweep(sweeps: SweepResult | Mapping[str, SweepResult], *, ax: Axes | No
             )
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel(_lam_label(priors.pop()) if len(priors) == 1 else "penalty lam (log scale)")
+    ax.set_xlabel(
+        _lam_label(priors.pop()) if len(priors) == 1
+        else r"penalty: gaussian $\lambda = \sigma^2/\tau^2$, laplace $\lambda_1 = 2\sigma^2/\tau$"
+        " (log scale)"
+    )
     ax.set_ylabel("mean squared error")
     ax.set_title("Train and test error against the penalty")
     ax.legend(fontsize="small")
@@ -238,7 +245,8 @@ def plot_path(
     labelled = len(idx) <= 10
     alpha = 1.0 if labelled else max(0.25, min(1.0, 20.0 / len(idx)))
     for j in idx:
-        ax.plot(sweep.lams, sweep.coef[:, j], linewidth=1.0, alpha=alpha, label=names[j] if labelled else None)
+        ax.plot(sweep.lams, sweep.coef[:, j], linewidth=1.0, alpha=alpha,
+                label=names[j] if labelled else None)
     ax.axhline(0.0, color="black", linewidth=0.8, linestyle="--")
     ax.set_xscale("log")
     ax.set_xlabel(_lam_label(sweep.prior))
@@ -293,9 +301,9 @@ def plot_lam_selection(
 
     Notes
     -----
-    All penalties are in the sum-of-squares convention ``||r||^2 + lam ||w||^2``, which scales with
-    the number of rows: a CV fold fitted on ``(1 - 1/k) n`` rows has the same prior at a
-    ``(1 - 1/k)`` times smaller ``lam``.
+    All penalties are in the sum-of-squares convention ``||r||^2 + lam ||w||^2``,
+    ``lam = sigma^2/tau^2``, which does not depend on the number of rows: CV folds, the full data
+    and the posterior of ``tau`` are on one scale.
     """
     if validation is None and cv is None and evidence is None and lam_draws is None:
         raise ValueError(
@@ -316,7 +324,7 @@ def plot_lam_selection(
             )
     if oracle is not None and (not np.isfinite(oracle) or oracle <= 0):
         raise ValueError(f"`oracle` must be a positive finite number; got {oracle!r}.")
-    ax = _new_ax(ax, (8.0, 4.8))
+    ax = _new_ax(ax, (8.5, 5.6))
     handles: list[Any] = []
     if validation is not None:
         (h,) = ax.plot(validation.lams, validation.mse, color="C0", label="validation MSE")
@@ -345,7 +353,8 @@ def plot_lam_selection(
         ax.set_ylabel("held-out mean squared error")
     else:
         ax.set_yticks([])
-    ax.set_xlabel(r"penalty $\lambda = \sigma^2/\tau^2$ (log scale)")
+    priors = {r.prior for r in (validation, cv) if r is not None}
+    ax.set_xlabel(_lam_label(priors.pop() if len(priors) == 1 else "gaussian"))
     twin = None
     if draws is not None:
         twin = ax.twinx()
@@ -363,8 +372,11 @@ def plot_lam_selection(
         twin.tick_params(axis="y", colors="C3")
         twin.set_ylim(0, dens.max() * 1.15)
         twin.set_xscale("log")
+        ax.set_zorder(twin.get_zorder() + 1)  # curves and lines over the histogram
+        ax.patch.set_visible(False)
     ax.set_title("Choosing lambda: validation, cross-validation, evidence and full Bayes")
-    ax.legend(handles=handles, fontsize="small", loc="best", framealpha=0.9)
+    ax.legend(handles=handles, fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.13),
+              ncols=3, frameon=False)
     ax.grid(True, which="major", alpha=0.3)
     ax.bayeswd_twin = twin  # type: ignore[attr-defined]
     return ax
@@ -398,7 +410,7 @@ def plot_forest(
     max_features : int, default 10
     hdi_prob : float, default 0.94
         Probability of the thin line (highest density interval); the thick line is the
-        interquartile range, the dot the posterior median... as drawn by ArviZ.
+        interquartile range and the dot the median, as drawn by ArviZ.
     ax : matplotlib Axes, optional
 
     Returns
@@ -413,7 +425,7 @@ def plot_forest(
     names = _feature_names(first)
     idx = _select_features(names, features, max_features)
     map_coefs = _map_coefs(maps, len(names))
-    ax = _new_ax(ax, (7.0, 1.0 + 0.45 * len(idx) * max(1, len(data)) ** 0.5 + 0.3 * len(idx)))
+    ax = _new_ax(ax, (7.0, 1.2 + 0.35 * len(idx) * (1 + len(data))))
     colors = _model_colors(len(data))
     dim = _feature_dim(first)
     az.plot_forest(
@@ -421,12 +433,18 @@ def plot_forest(
         coords={dim: [names[j] for j in idx]}, combined=True, hdi_prob=hdi_prob,
         colors=colors, legend=False, ax=ax,
     )
-    # ArviZ labels one tick per feature ("coef[x0]", then "[x1]", ...) at the centre of its group.
-    tick_y = {}
-    for text, y in zip(ax.get_yticklabels(), ax.get_yticks()):
-        label = text.get_text().split("[")[-1].rstrip("]")
-        tick_y[label] = y
-    handles: list[Any] = [Line2D([], [], color=c, marker="o", label=name) for name, c in zip(data, colors)]
+    # ArviZ labels a tick per model and feature ("gaussian: coef[x0]", "laplace: [x0]", ...);
+    # replace them by one tick per feature at the centre of its group, where the MAPs go.
+    groups: dict[str, list[float]] = {}
+    for text, y in zip(ax.get_yticklabels(), ax.get_yticks(), strict=True):
+        label = text.get_text().rsplit("[", 1)[-1].rstrip("]")
+        groups.setdefault(label, []).append(float(y))
+    tick_y = {label: float(np.mean(ys)) for label, ys in groups.items()}
+    shown_names = [names[k] for k in idx if names[k] in tick_y]
+    ax.set_yticks([tick_y[nm] for nm in shown_names], labels=[f"coef[{nm}]" for nm in shown_names])
+    handles: list[Any] = [
+        Line2D([], [], color=c, marker="o", label=name) for name, c in zip(data, colors, strict=True)
+    ]
     for j, (name, coef) in enumerate(map_coefs.items()):
         ys = [tick_y[names[k]] for k in idx if names[k] in tick_y]
         xs = [coef[k] for k in idx if names[k] in tick_y]
@@ -487,21 +505,22 @@ def plot_densities(
     for extra in axes.flat[len(idx):]:
         extra.set_visible(False)
     linestyles = ("--", ":", "-.", (0, (5, 1)), (0, (1, 3)))
-    for panel, k in zip(axes.flat, idx):
+    for panel, k in zip(axes.flat, idx, strict=False):  # axes.flat may have spare panels
         legend = panel.get_legend()
         if legend is not None:
             legend.remove()
-        for j, coef in enumerate(map_coefs.values()):
-            panel.axvline(coef[k], color=f"C{(len(data) + j) % 10}", linestyle=linestyles[j % len(linestyles)],
-                          linewidth=1.5)
+        for j, (name, coef) in enumerate(map_coefs.items()):
+            panel.axvline(coef[k], color=f"C{(len(data) + j) % 10}",
+                          linestyle=linestyles[j % len(linestyles)], linewidth=1.5,
+                          label=f"_map:{name}")  # "_": kept out of automatic legends
         panel.set_title(f"coef[{names[k]}]")
         panel.set_xlabel("weight value")
-    handles: list[Any] = [Line2D([], [], color=c, label=n) for n, c in zip(data, colors)]
+    handles: list[Any] = [Line2D([], [], color=c, label=n) for n, c in zip(data, colors, strict=True)]
     handles += [Line2D([], [], color=f"C{(len(data) + j) % 10}", linestyle=linestyles[j % len(linestyles)],
                        label=n) for j, n in enumerate(map_coefs)]
-    fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 5), fontsize="small")
-    fig.suptitle(f"Posterior densities of chosen weights ({hdi_prob:.0%} HDI)", y=1.0, fontsize="medium",
-                 va="bottom")
+    fig.set_layout_engine("constrained")  # ArviZ may have replaced it
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), fontsize="small")
+    fig.suptitle(f"Posterior densities of chosen weights (drawn over the {hdi_prob:.0%} HDI)")
     return fig
 
 
@@ -559,14 +578,16 @@ def plot_shrinkage(
     q = [(1 - interval_prob) / 2, (1 + interval_prob) / 2]
     span = np.ptp(ref[idx]) if len(idx) > 1 else 1.0
     offsets = (np.arange(len(data)) - (len(data) - 1) / 2) * 0.01 * (span if span > 0 else 1.0)
-    for (name, idata), color, off in zip(data.items(), colors, offsets):
+    for (name, idata), color, off in zip(data.items(), colors, offsets, strict=True):
         draws = idata.posterior["coef"].values.reshape(-1, len(names))[:, idx]
         mean = draws.mean(axis=0)
         lo, hi = np.quantile(draws, q, axis=0)
         ax.errorbar(ref[idx] + off, mean, yerr=[mean - lo, hi - mean], fmt="o", color=color,
-                    markersize=3.5, elinewidth=0.8, alpha=0.8, label=f"{name}: mean, {interval_prob:.0%} interval")
+                    markersize=3.5, elinewidth=0.8, alpha=0.8,
+                    label=f"{name}: mean, {interval_prob:.0%} interval")
     for j, (name, coef) in enumerate(map_coefs.items()):
-        style = _map_style(j, len(data)) | {"markersize": 5}
+        style = _map_style(j, len(data)) | {"markersize": 6, "markerfacecolor": "none",
+                                            "markeredgecolor": f"C{(len(data) + j) % 10}"}
         ax.plot(ref[idx], coef[idx], label=name, **style)
     lims = [min(ax.get_xlim()[0], ax.get_ylim()[0]), max(ax.get_xlim()[1], ax.get_ylim()[1])]
     ax.plot(lims, lims, color="black", linewidth=0.8, linestyle="--", label="no shrinkage (y = x)")

@@ -95,7 +95,7 @@ class SweepResult:
     l1_norm : np.ndarray, shape (m,)
         ``||w||_1``.
     n_nonzero : np.ndarray of int, shape (m,)
-        Number of weights that are exactly zero-free (``w_j != 0``).
+        Number of non-zero weights (``w_j != 0``; the laplace MAP has exact zeros).
     n_iter : np.ndarray of int, shape (m,)
         Proximal-gradient iterations spent at each penalty (0 for the closed-form gaussian path
         and for laplace penalties solved by the active-set step alone).
@@ -223,7 +223,9 @@ class EvidenceResult:
 # boundary helpers
 
 
-def _as_numpy_xy(X: Any, y: Any, xname: str = "X", yname: str = "y") -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _as_numpy_xy(
+    X: Any, y: Any, xname: str = "X", yname: str = "y"
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     Xt, names = as_design(X, name=xname)
     yt = as_target(y, Xt.shape[0], name=yname)
     return Xt.numpy(), yt.numpy(), names
@@ -235,6 +237,14 @@ def _check_bool(value: Any, name: str) -> bool:
     return value
 
 
+def _check_nonnegative(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"`{name}` must be a non-negative finite number; got {_describe(value)}.")
+    if not math.isfinite(float(value)) or value < 0:
+        raise ValueError(f"`{name}` must be a non-negative finite number; got {float(value)!r}.")
+    return float(value)
+
+
 def _check_grid(values: Any, name: str) -> np.ndarray:
     """A 1-D grid of positive finite numbers, returned sorted increasing and de-duplicated."""
     if isinstance(values, torch.Tensor):
@@ -242,18 +252,22 @@ def _check_grid(values: Any, name: str) -> np.ndarray:
     try:
         arr = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a 1-D array of positive numbers; got {_describe(values)}.") from None
+        raise TypeError(
+            f"`{name}` must be a 1-D array of positive numbers; got {_describe(values)}."
+        ) from None
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(
             f"`{name}` must be a non-empty 1-D array of positive numbers; got shape {arr.shape}."
         )
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        bad = arr[~(np.isfinite(arr) & (arr > 0))][0]
+        bad = float(arr[~(np.isfinite(arr) & (arr > 0))][0])
         raise ValueError(f"`{name}` must contain positive finite numbers only; got {bad!r}.")
     return np.unique(arr)
 
 
-def _centre(X: np.ndarray, y: np.ndarray, fit_intercept: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def _centre(
+    X: np.ndarray, y: np.ndarray, fit_intercept: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     if not fit_intercept:
         return X, y, np.zeros(X.shape[1]), 0.0
     x_mean, y_mean = X.mean(axis=0), float(y.mean())
@@ -267,16 +281,18 @@ def _resolve_lams(
         raise ValueError("give `lams` or `taus`, not both; got both.")
     if taus is not None:
         if sigma is None:
-            raise ValueError("`sigma` is required with `taus` (lam = sigma^2/tau^2 or 2 sigma^2/tau); got None.")
+            raise ValueError(
+                "`sigma` is required with `taus` (lam = sigma^2/tau^2 or 2 sigma^2/tau); got None."
+            )
         sigma = check_positive(sigma, "sigma")
         t = _check_grid(taus, "taus")
         return np.unique(sigma**2 / t**2 if prior == "gaussian" else 2.0 * sigma**2 / t)
     if lams is not None:
         return _check_grid(lams, "lams")
-    return default_lam_grid(Xc, yc, prior, n_lams)
+    return _default_lam_grid(Xc, yc, prior, n_lams)
 
 
-def default_lam_grid(Xc: np.ndarray, yc: np.ndarray, prior: str, n_lams: int = 50) -> np.ndarray:
+def _default_lam_grid(Xc: np.ndarray, yc: np.ndarray, prior: str, n_lams: int = 50) -> np.ndarray:
     """Default log-spaced grid for centred data ``(Xc, yc)``.
 
     Gaussian: ``s_max^2 * [1e-6, 1e2]`` (``s_max`` the largest singular value of ``Xc``).
@@ -630,9 +646,10 @@ def cv_curve(
     prior : {"gaussian", "laplace"}, default "gaussian"
     lams : array_like, optional
         Penalties in :func:`bayeswd.map_fit`'s ``lam`` convention. Default: the grid of
-        :func:`lam_sweep` computed on all rows, shared by every fold. Note that ``lam`` multiplies
-        a *sum* of squares, so the same prior corresponds to a penalty that scales with the
-        number of rows; cross-validation fits on ``(1 - 1/n_folds) n`` rows.
+        :func:`lam_sweep` computed on all rows, shared by every fold. ``lam`` multiplies a *sum*
+        of squares, so one prior is one ``lam = sigma^2/tau^2`` whatever the number of rows: the
+        folds (fitted on ``(1 - 1/n_folds) n`` rows) and the full data share it. (Mean-scaled
+        penalties such as ``weight_decay`` do depend on ``n``.)
     n_lams : int, default 50
     n_folds : int, default 5
         Number of folds, ``2 <= n_folds <= n``.
@@ -696,20 +713,28 @@ def _evidence_parts(Xc: np.ndarray, yc: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def _profile(
-    lams: np.ndarray, e: np.ndarray, uty: np.ndarray, rest: float, n_eff: int, const: float
+    lams: np.ndarray, e: np.ndarray, uty: np.ndarray, rest: float, n_eff: int, const: float,
+    hyper: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0),
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Profile log evidence over sigma at each lam; returns (log evidence, sigma_hat)."""
-    lams = np.atleast_1d(lams)[:, None]
-    shrink = lams / (e + lams)  # (m, k)
+    """Profile log evidence over sigma at each lam; returns (log evidence, sigma_hat).
+
+    With ``alpha = 1/sigma^2`` and ``lambda = alpha lam`` the log evidence is
+    ``(n_eff log alpha - alpha E + k log lam - sum log(lam + e) - n_eff log 2 pi) / 2
+    + a1 log alpha - a2 alpha + l1 log lambda - l2 lambda + const``, ``E = rss + lam ||m||^2``,
+    maximised over alpha by ``(n_eff/2 + a1 + l1) / (E/2 + a2 + l2 lam)``.
+    """
+    a1, a2, l1, l2 = hyper
+    lam = np.atleast_1d(lams).astype(np.float64)
+    shrink = lam[:, None] / (e + lam[:, None])  # (m, k)
     rss = np.sum((shrink * uty) ** 2, axis=1) + rest
-    wnorm2 = np.sum((np.sqrt(e) * uty / (e + lams)) ** 2, axis=1)
-    E = rss + lams[:, 0] * wnorm2
-    alpha = n_eff / E
-    k = e.size
+    wnorm2 = np.sum((np.sqrt(e) * uty / (e + lam[:, None])) ** 2, axis=1)
+    E = rss + lam * wnorm2
+    alpha = (0.5 * n_eff + a1 + l1) / (0.5 * E + a2 + l2 * lam)
+    lambda_ = alpha * lam
     logev = 0.5 * (
-        n_eff * np.log(alpha) - n_eff + k * np.log(lams[:, 0]) - np.sum(np.log(e + lams), axis=1)
+        n_eff * np.log(alpha) - alpha * E + e.size * np.log(lam) - np.sum(np.log(e + lam[:, None]), axis=1)
         - n_eff * math.log(2 * math.pi)
-    ) + const
+    ) + a1 * np.log(alpha) - a2 * alpha + l1 * np.log(lambda_) - l2 * lambda_ + const
     return logev, 1.0 / np.sqrt(alpha)
 
 
@@ -721,6 +746,10 @@ def maximize_evidence(
     intercept: str = "centre",
     lams: Any = None,
     n_lams: int = 200,
+    alpha_1: float = 0.0,
+    alpha_2: float = 0.0,
+    lambda_1: float = 0.0,
+    lambda_2: float = 0.0,
 ) -> EvidenceResult:
     r"""Empirical Bayes: maximise the gaussian model's marginal likelihood over ``sigma`` and ``tau``.
 
@@ -759,6 +788,13 @@ def maximize_evidence(
         Grid of ``lam = sigma^2/tau^2`` for the curve and the search. Default: ``n_lams`` values
         log-spaced over ``e_max [1e-10, 1e4]`` (``e_max`` the largest eigenvalue of ``Xc^T Xc``).
     n_lams : int, default 200
+    alpha_1, alpha_2, lambda_1, lambda_2 : float, default 0
+        Optional hyperprior terms added to the log evidence exactly as ``BayesianRidge`` adds them
+        to its objective: ``alpha_1 log alpha - alpha_2 alpha + lambda_1 log lambda
+        - lambda_2 lambda`` (Gamma densities on the precisions, up to constants). 0 (the default)
+        is plain evidence maximisation; ``1e-6`` each reproduces ``BayesianRidge()``'s defaults.
+        For fixed ``lam`` the maximising ``alpha`` stays closed form,
+        ``(n_eff/2 + alpha_1 + lambda_1) / (E/2 + alpha_2 + lambda_2 lam)``.
 
     Returns
     -------
@@ -772,21 +808,30 @@ def maximize_evidence(
     Notes
     -----
     ``BayesianRidge`` reports ``alpha_ = 1/sigma^2`` and ``lambda_ = 1/tau^2``; this function
-    returns the same numbers (and ``sigma``, ``tau``, ``lam``). Its default hyperpriors
-    Gamma(1e-6, 1e-6) add ``1e-6 (log alpha + log lambda) - 1e-6 (alpha + lambda)``, which moves
-    the optimum by a relative amount of order ``1e-6 / n``.
+    returns the same numbers (and ``sigma``, ``tau``, ``lam``). It reaches the optimum by its
+    MacKay fixed-point iteration, ``lambda = (gamma + 2 lambda_1)/(||m||^2 + 2 lambda_2)``,
+    ``alpha = (n - gamma + 2 alpha_1)/(rss + 2 alpha_2)``, ``gamma = sum alpha e_i/(lambda + alpha e_i)``,
+    which are the stationarity conditions of the ``"centre"`` objective above (with ``n``, not
+    ``n - 1``); here the same objective is maximised directly. Its default hyperpriors
+    (``1e-6`` each) move the optimum by a relative amount of order ``1e-6 / n``.
+
+    With ``n <= d`` and an intercept, the ``"centre"`` objective is unbounded: the centred rows
+    span ``n - 1`` dimensions, the data are fitted exactly and the evidence grows without limit as
+    ``sigma -> 0`` (``BayesianRidge`` drifts the same way). Use ``intercept="integrate"`` there.
 
     Examples
     --------
     >>> from bayeswd import seed_problem
     >>> p = seed_problem()
-    >>> ev = maximize_evidence(p.train.X, p.train.y)
-    >>> ev.sigma > 0 and ev.tau > 0
-    True
+    >>> ev = maximize_evidence(p.train.X, p.train.y, intercept="integrate")  # n <= d: see Notes
+    >>> round(ev.lam, 2)
+    15.81
     """
     fit_intercept = _check_bool(fit_intercept, "fit_intercept")
     intercept = check_choice(intercept, "intercept", _INTERCEPT_MODES)
     n_lams = check_positive_int(n_lams, "n_lams", minimum=3)
+    hyper = tuple(_check_nonnegative(v, name) for v, name in (
+        (alpha_1, "alpha_1"), (alpha_2, "alpha_2"), (lambda_1, "lambda_1"), (lambda_2, "lambda_2")))
     Xn, yn, _ = _as_numpy_xy(X, y)
     n = yn.size
     Xc, yc, x_mean, y_mean = _centre(Xn, yn, fit_intercept)
@@ -804,7 +849,7 @@ def maximize_evidence(
         grid = _check_grid(lams, "lams")
         if grid.size < 3:
             raise ValueError(f"`lams` must hold at least 3 distinct values; got {grid.size}.")
-    curve, sig = _profile(grid, e, uty, rest, n_eff, const)
+    curve, sig = _profile(grid, e, uty, rest, n_eff, const, hyper)
     i = int(np.argmax(curve))
     if i in (0, grid.size - 1):
         warnings.warn(
@@ -814,14 +859,14 @@ def maximize_evidence(
         t_best = math.log(grid[i])
     else:
         res = scipy.optimize.minimize_scalar(
-            lambda t: -float(_profile(np.array([math.exp(t)]), e, uty, rest, n_eff, const)[0][0]),
+            lambda t: -float(_profile(np.array([math.exp(t)]), e, uty, rest, n_eff, const, hyper)[0][0]),
             bounds=(math.log(grid[i - 1]), math.log(grid[i + 1])),
             method="bounded",
             options={"xatol": 1e-12, "maxiter": 500},
         )
         t_best = float(res.x)
     lam = math.exp(t_best)
-    logev, sigma_arr = _profile(np.array([lam]), e, uty, rest, n_eff, const)
+    logev, sigma_arr = _profile(np.array([lam]), e, uty, rest, n_eff, const, hyper)
     sigma = float(sigma_arr[0])
     tau = sigma / math.sqrt(lam)
     coef = (np.sqrt(e) * uty / (e + lam)) @ Vt
@@ -845,7 +890,9 @@ def _as_float_array(value: Any, name: str) -> np.ndarray:
     except (TypeError, ValueError):
         raise TypeError(f"`{name}` must be an array of positive numbers; got {_describe(value)}.") from None
     if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ValueError(f"`{name}` must be a non-empty array of positive finite numbers; got {_describe(value)}.")
+        raise ValueError(
+            f"`{name}` must be a non-empty array of positive finite numbers; got {_describe(value)}."
+        )
     return arr
 
 
@@ -937,7 +984,8 @@ def compare_priors(
 
     if not isinstance(posteriors, Mapping) or len(posteriors) < 2:
         raise ValueError(
-            f"`posteriors` must be a mapping of at least two names to posteriors; got {_describe(posteriors)}."
+            "`posteriors` must be a mapping of at least two names to posteriors; "
+            f"got {_describe(posteriors)}."
         )
     ic = check_choice(ic, "ic", ("loo", "waic"))
     scale = check_choice(scale, "scale", ("log", "negative_log", "deviance"))
@@ -950,5 +998,9 @@ def compare_priors(
                 f"got groups {list(idata.groups())}."
             )
         data[str(name)] = idata
-    return az.compare(data, ic=ic, scale=scale, var_name=var_name)
+    with warnings.catch_warnings():
+        # arviz 0.23 calls DataFrame.sort_values(inplace=True), deprecated in pandas 3.1; not
+        # actionable by our users, and turned into an error by a warnings-as-errors setting.
+        warnings.filterwarnings("ignore", message=".*inplace keyword.*", category=DeprecationWarning)
+        return az.compare(data, ic=ic, scale=scale, var_name=var_name)
 
