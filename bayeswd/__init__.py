@@ -24,6 +24,25 @@ from bayeswd.data import RegressionData, SeedProblem, correlated_problem, seed_p
 from bayeswd.exceptions import BayeswdWarning, ConvergenceWarning, DiagnosticWarning
 from bayeswd.map import MAPResult, map_fit, map_objective
 from bayeswd.model import linear_regression_model, log_density
+from bayeswd.plots import (
+    plot_densities,
+    plot_forest,
+    plot_lam_selection,
+    plot_path,
+    plot_shrinkage,
+    plot_sweep,
+)
+from bayeswd.selection import (
+    EvidenceResult,
+    SelectionResult,
+    SweepResult,
+    compare_priors,
+    cv_curve,
+    lam_from_draws,
+    lam_sweep,
+    maximize_evidence,
+    validation_curve,
+)
 
 __version__ = "0.1.0"
 
@@ -31,20 +50,34 @@ __all__ = [
     "BayeswdWarning",
     "ConvergenceWarning",
     "DiagnosticWarning",
+    "EvidenceResult",
     "MAPResult",
     "RegressionData",
     "SeedProblem",
+    "SelectionResult",
+    "SweepResult",
     "__version__",
     "bayesian_ridge_precisions",
+    "compare_priors",
     "conventions_table",
     "correlated_problem",
+    "cv_curve",
     "l1_subgradient_lambda",
+    "lam_from_draws",
     "lam_from_tau",
+    "lam_sweep",
     "lasso_alpha",
     "linear_regression_model",
     "log_density",
     "map_fit",
     "map_objective",
+    "maximize_evidence",
+    "plot_densities",
+    "plot_forest",
+    "plot_lam_selection",
+    "plot_path",
+    "plot_shrinkage",
+    "plot_sweep",
     "ridge_alpha",
     "seed_problem",
     "sgd_weight_decay",
@@ -55,4 +88,5 @@ __all__ = [
     "tau_from_lasso_alpha",
     "tau_from_ridge_alpha",
     "tau_from_weight_decay",
+    "validation_curve",
 ]

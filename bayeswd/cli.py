@@ -166,7 +166,7 @@ def run_fit(args: argparse.Namespace) -> Path:
     sigma, tau = args.sigma, args.tau
     source = "given on the command line"
     if sigma is None or tau is None:
-        evid = maximize_evidence(X_train, y_train)
+        evid = maximize_evidence(X_train, y_train, intercept="integrate")
         sigma = evid.sigma if sigma is None else sigma
         tau = evid.tau if tau is None else tau
         source = "chosen by maximising the evidence (empirical Bayes) where not given"

@@ -111,7 +111,7 @@ def test_demo_quick_end_to_end(demo_run):
     idata = az.from_netcdf(next(out.glob("posterior_gaussian_svi.nc")))
     assert idata.posterior["coef"].shape[-1] == 200
     torch.testing.assert_close(torch.as_tensor(idata.posterior["coef"].mean(("chain", "draw")).values),
-                               torch.as_tensor(summary[summary["estimate"] == "gaussian SVI"]["mean"].to_numpy()))
+                               torch.as_tensor(summary[summary["estimate"] == "gaussian SVI"]["mean"].to_numpy().copy()))
 
 
 @pytest.mark.slow
