@@ -21,6 +21,7 @@ from bayeswd.conventions import (
     tau_from_weight_decay,
 )
 from bayeswd.data import RegressionData, SeedProblem, correlated_problem, seed_problem, synthetic_data
+from bayeswd.exact import GaussianPosterior, gaussian_log_marginal, gaussian_posterior
 from bayeswd.exceptions import BayeswdWarning, ConvergenceWarning, DiagnosticWarning
 from bayeswd.map import MAPResult, map_fit, map_objective
 from bayeswd.model import linear_regression_model, log_density
@@ -32,6 +33,7 @@ from bayeswd.plots import (
     plot_shrinkage,
     plot_sweep,
 )
+from bayeswd.posterior import Posterior, PredictiveInterval, sample_posterior
 from bayeswd.selection import (
     EvidenceResult,
     SelectionResult,
@@ -51,7 +53,10 @@ __all__ = [
     "ConvergenceWarning",
     "DiagnosticWarning",
     "EvidenceResult",
+    "GaussianPosterior",
     "MAPResult",
+    "Posterior",
+    "PredictiveInterval",
     "RegressionData",
     "SeedProblem",
     "SelectionResult",
@@ -62,6 +67,8 @@ __all__ = [
     "conventions_table",
     "correlated_problem",
     "cv_curve",
+    "gaussian_log_marginal",
+    "gaussian_posterior",
     "l1_subgradient_lambda",
     "lam_from_draws",
     "lam_from_tau",
@@ -79,6 +86,7 @@ __all__ = [
     "plot_shrinkage",
     "plot_sweep",
     "ridge_alpha",
+    "sample_posterior",
     "seed_problem",
     "sgd_weight_decay",
     "synthetic_data",

@@ -43,8 +43,12 @@ def _common(p: argparse.ArgumentParser, default_out: str) -> None:
     p.add_argument("--quick", action="store_true", help="a short run (fewer draws, chains and lambdas)")
     p.add_argument("--seed", type=int, default=0, help="seed of every stochastic step (default: 0)")
     p.add_argument("--device", default="auto", help="'auto' (CUDA if available), 'cpu' or 'cuda'")
-    p.add_argument("--method", choices=["nuts", "svi", "both"], default="both",
-                   help="posterior method(s) (default: both)")
+    p.add_argument(
+        "--method",
+        choices=["nuts", "svi", "both"],
+        default="both",
+        help="posterior method(s) (default: both)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
@@ -52,26 +56,52 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bayeswd",
         description="Weight decay as a gaussian prior, L1 as a laplace prior: MAP, sweeps, lambda selection "
-                    "and full posteriors of linear regression, written to an HTML report.")
+        "and full posteriors of linear regression, written to an HTML report.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,fit}")
-    demo = sub.add_parser("demo", help="the built-in example: n=20, d=200, SGD weight_decay=3",
-                          description="Run the whole analysis on the seed problem of the design notes.")
+    demo = sub.add_parser(
+        "demo",
+        help="the built-in example: n=20, d=200, SGD weight_decay=3",
+        description="Run the whole analysis on the seed problem of the design notes.",
+    )
     _common(demo, "bayeswd-report")
-    fit = sub.add_parser("fit", help="run the analysis on a CSV file",
-                         description="Run the whole analysis on your CSV: numeric columns, one target.")
+    fit = sub.add_parser(
+        "fit",
+        help="run the analysis on a CSV file",
+        description="Run the whole analysis on your CSV: numeric columns, one target.",
+    )
     fit.add_argument("csv", help="path of the CSV file (header row with column names)")
     fit.add_argument("--target", required=True, help="name of the column to predict")
     fit.add_argument("--features", nargs="+", default=None, help="feature columns (default: all others)")
-    fit.add_argument("--prior", choices=["gaussian", "laplace", "both"], default="both",
-                     help="prior(s) on the weights (default: both)")
-    fit.add_argument("--sigma", type=_positive, default=None,
-                     help="noise sd (default: empirical Bayes, the evidence maximum)")
-    fit.add_argument("--tau", type=_positive, default=None,
-                     help="gaussian prior sd (default: empirical Bayes); laplace uses tau/sqrt(2)")
-    fit.add_argument("--test-fraction", type=_fraction, default=0.25,
-                     help="share of rows held out for test error and validation (default: 0.25)")
-    fit.add_argument("--no-standardize", action="store_true",
-                     help="keep feature scales (default: standardise with the training rows' mean and sd)")
+    fit.add_argument(
+        "--prior",
+        choices=["gaussian", "laplace", "both"],
+        default="both",
+        help="prior(s) on the weights (default: both)",
+    )
+    fit.add_argument(
+        "--sigma",
+        type=_positive,
+        default=None,
+        help="noise sd (default: empirical Bayes, the evidence maximum)",
+    )
+    fit.add_argument(
+        "--tau",
+        type=_positive,
+        default=None,
+        help="gaussian prior sd (default: empirical Bayes); laplace uses tau/sqrt(2)",
+    )
+    fit.add_argument(
+        "--test-fraction",
+        type=_fraction,
+        default=0.25,
+        help="share of rows held out for test error and validation (default: 0.25)",
+    )
+    fit.add_argument(
+        "--no-standardize",
+        action="store_true",
+        help="keep feature scales (default: standardise with the training rows' mean and sd)",
+    )
     _common(fit, "bayeswd-report")
     return parser
 
@@ -110,8 +140,10 @@ def load_csv(path: str, target: str, features: list[str] | None) -> tuple[Any, A
     nan_rows = np.flatnonzero(used.isna().any(axis=1).to_numpy())
     if nan_rows.size:
         shown = ", ".join(str(i + 2) for i in nan_rows[:5])  # +2: header line and 1-based lines
-        raise CLIError(f"{nan_rows.size} row(s) have missing values (file lines {shown}"
-                       f"{', ...' if nan_rows.size > 5 else ''}); remove or impute them first")
+        raise CLIError(
+            f"{nan_rows.size} row(s) have missing values (file lines {shown}"
+            f"{', ...' if nan_rows.size > 5 else ''}); remove or impute them first"
+        )
     if used.shape[0] < 8:
         raise CLIError(f"{path!r} has {used.shape[0]} rows; at least 8 are needed for a train/test split")
     return used[features].astype(float), used[target].astype(float)
@@ -138,14 +170,29 @@ def run_demo(args: argparse.Namespace) -> Path:
     from bayeswd.report import run_analysis
 
     p = bw.seed_problem(seed=args.seed)
-    notes = ("The seed problem: n = 20 training rows, d = 200 features, noise sd 0.01, true weights 0.01, "
-             f"intercept 0.05. Training with <code>SGD(weight_decay=3)</code> on <code>MSELoss</code> is MAP under "
-             f"the gaussian prior with tau = {p.tau:.4g}; the laplace prior has the same prior variance "
-             f"(scale {p.tau_laplace:.4g}).")
-    return run_analysis(p.train.X, p.train.y, p.test.X, p.test.y, out=args.out, sigma=p.sigma, tau=p.tau,
-                        tau_laplace=p.tau_laplace, true_coef=p.train.w, settings=_settings(args, ("gaussian", "laplace")),
-                        title="bayeswd demo: weight decay is a gaussian prior", seed=args.seed,
-                        device=args.device, progress_bar=not args.no_progress, notes=notes)
+    notes = (
+        "The seed problem: n = 20 training rows, d = 200 features, noise sd 0.01, true weights 0.01, "
+        "intercept 0.05. Training with <code>SGD(weight_decay=3)</code> on <code>MSELoss</code> "
+        f"is MAP under the gaussian prior with tau = {p.tau:.4g}; the laplace prior has the same "
+        f"prior variance (scale {p.tau_laplace:.4g})."
+    )
+    return run_analysis(
+        p.train.X,
+        p.train.y,
+        p.test.X,
+        p.test.y,
+        out=args.out,
+        sigma=p.sigma,
+        tau=p.tau,
+        tau_laplace=p.tau_laplace,
+        true_coef=p.train.w,
+        settings=_settings(args, ("gaussian", "laplace")),
+        title="bayeswd demo: weight decay is a gaussian prior",
+        seed=args.seed,
+        device=args.device,
+        progress_bar=not args.no_progress,
+        notes=notes,
+    )
 
 
 def run_fit(args: argparse.Namespace) -> Path:
@@ -171,12 +218,26 @@ def run_fit(args: argparse.Namespace) -> Path:
         tau = evid.tau if tau is None else tau
         source = "chosen by maximising the evidence (empirical Bayes) where not given"
     priors = ("gaussian", "laplace") if args.prior == "both" else (args.prior,)
-    notes = (f"Data: <code>{Path(args.csv).name}</code>, target <code>{args.target}</code>, "
-             f"{X.shape[1]} feature(s), {len(train)} training and {len(test)} test rows (seed {args.seed}). "
-             f"{scaling} sigma = {sigma:.4g} and tau = {tau:.4g}, {source}.")
-    return run_analysis(X_train, y_train.to_numpy(), X_test, y_test.to_numpy(), out=args.out, sigma=sigma, tau=tau,
-                        settings=_settings(args, priors), title=f"bayeswd: {Path(args.csv).name}",
-                        seed=args.seed, device=args.device, progress_bar=not args.no_progress, notes=notes)
+    notes = (
+        f"Data: <code>{Path(args.csv).name}</code>, target <code>{args.target}</code>, "
+        f"{X.shape[1]} feature(s), {len(train)} training and {len(test)} test rows (seed {args.seed}). "
+        f"{scaling} sigma = {sigma:.4g} and tau = {tau:.4g}, {source}."
+    )
+    return run_analysis(
+        X_train,
+        y_train.to_numpy(),
+        X_test,
+        y_test.to_numpy(),
+        out=args.out,
+        sigma=sigma,
+        tau=tau,
+        settings=_settings(args, priors),
+        title=f"bayeswd: {Path(args.csv).name}",
+        seed=args.seed,
+        device=args.device,
+        progress_bar=not args.no_progress,
+        notes=notes,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

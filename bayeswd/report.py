@@ -114,8 +114,10 @@ def _figure(out: Path, name: str, fig: Any, caption: str) -> str:
     path = out / f"{name}.png"
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
-    return (f'<figure><img src="{path.name}" alt="{html.escape(caption)}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    return (
+        f'<figure><img src="{path.name}" alt="{html.escape(caption)}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
 
 
 def _fig_of(obj: Any) -> Any:
@@ -125,22 +127,45 @@ def _fig_of(obj: Any) -> Any:
 def _posterior_rows(name: str, post: Posterior) -> pd.DataFrame:
     draws = post.samples["coef"].reshape(-1, post.samples["coef"].shape[-1]).numpy()
     lo, hi = np.quantile(draws, [0.03, 0.97], axis=0)
-    return pd.DataFrame({"estimate": name, "feature": list(post.feature_names), "mean": draws.mean(0),
-                         "sd": draws.std(0, ddof=1), "hdi_3%": lo, "hdi_97%": hi})
+    return pd.DataFrame(
+        {
+            "estimate": name,
+            "feature": list(post.feature_names),
+            "mean": draws.mean(0),
+            "sd": draws.std(0, ddof=1),
+            "hdi_3%": lo,
+            "hdi_97%": hi,
+        }
+    )
 
 
 def _map_rows(name: str, fit: MAPResult) -> pd.DataFrame:
-    return pd.DataFrame({"estimate": name, "feature": list(fit.feature_names), "mean": fit.coef.numpy(),
-                         "sd": np.nan, "hdi_3%": np.nan, "hdi_97%": np.nan})
+    return pd.DataFrame(
+        {
+            "estimate": name,
+            "feature": list(fit.feature_names),
+            "mean": fit.coef.numpy(),
+            "sd": np.nan,
+            "hdi_3%": np.nan,
+            "hdi_97%": np.nan,
+        }
+    )
 
 
 def _diagnostics_row(name: str, post: Posterior) -> dict[str, Any]:
     diag = post.diagnostics
     rhat = max((float(np.nanmax(v)) for v in diag.get("rhat", {}).values()), default=float("nan"))
     ess = min((float(np.nanmin(v)) for v in diag.get("ess_bulk", {}).values()), default=float("nan"))
-    return {"posterior": name, "method": post.method, "chains": post.num_chains, "draws/chain": post.num_draws,
-            "max R-hat": rhat, "min bulk ESS": ess, "divergences": diag.get("num_divergent", 0),
-            "wall time (s)": post.wall_time}
+    return {
+        "posterior": name,
+        "method": post.method,
+        "chains": post.num_chains,
+        "draws/chain": post.num_draws,
+        "max R-hat": rhat,
+        "min bulk ESS": ess,
+        "divergences": diag.get("num_divergent", 0),
+        "wall time (s)": post.wall_time,
+    }
 
 
 def run_analysis(
@@ -203,9 +228,15 @@ def run_analysis(
     taus = {"gaussian": tau, "laplace": tau_l}
     n = int(np.shape(y_train)[0])
     rep = _Report(title)
-    steps = ["MAP fits", "lambda sweeps", "choosing lambda", *[
-        f"{prior} {m}" for prior in settings.priors for m in settings.methods], "full Bayes over tau",
-        "comparison plots", "report"]
+    steps = [
+        "MAP fits",
+        "lambda sweeps",
+        "choosing lambda",
+        *[f"{prior} {m}" for prior in settings.priors for m in settings.methods],
+        "full Bayes over tau",
+        "comparison plots",
+        "report",
+    ]
     bar = tqdm(total=len(steps), desc="bayeswd", disable=not progress_bar, unit="step")
     timings: dict[str, float] = {}
 
@@ -218,42 +249,83 @@ def run_analysis(
     maps = {
         "gaussian MAP": map_fit(X_train, y_train, prior="gaussian", sigma=sigma, tau=tau),
         "laplace MAP": map_fit(X_train, y_train, prior="laplace", sigma=sigma, tau=tau_l),
-        "SGD weight decay": map_fit(X_train, y_train, prior="gaussian", sigma=sigma, tau=tau, method="sgd",
-                                    max_iter=20_000),
+        "SGD weight decay": map_fit(
+            X_train, y_train, prior="gaussian", sigma=sigma, tau=tau, method="sgd", max_iter=20_000
+        ),
     }
-    conv = pd.DataFrame({
-        "gaussian prior": pd.Series(conventions_table(sigma, tau, n, "gaussian")),
-        "laplace prior": pd.Series(conventions_table(sigma, tau_l, n, "laplace")),
-    })
-    map_table = pd.DataFrame([{
-        "fit": name, "method": f.method, "prior": f.prior, "lam": f.lam, "objective U": f.objective,
-        "iterations": f.n_iter, "converged": f.converged, "exact zeros": int((f.coef == 0).sum()),
-        "test MSE": float(((f.predict(X_test) - torch.as_tensor(np.asarray(y_test, dtype=float))) ** 2).mean()),
-    } for name, f in maps.items()]).set_index("fit")
-    rep.add("What this prior means in every convention", (
-        f"<p class='note'>n = {n} training rows, noise sd sigma = {sigma:.4g}. The same prior written as each "
-        "tool's setting (see <code>docs/conventions.md</code>):</p>" + _table(conv, "{:.6g}")))
-    rep.add("MAP estimates", _table(map_table) + (
-        "<p class='note'>The SGD row is the classic training loop (<code>nn.Linear</code>, "
-        "<code>SGD(weight_decay)</code> on the weight only, <code>MSELoss</code>): it lands on the gaussian MAP.</p>"))
+    conv = pd.DataFrame(
+        {
+            "gaussian prior": pd.Series(conventions_table(sigma, tau, n, "gaussian")),
+            "laplace prior": pd.Series(conventions_table(sigma, tau_l, n, "laplace")),
+        }
+    )
+    map_table = pd.DataFrame(
+        [
+            {
+                "fit": name,
+                "method": f.method,
+                "prior": f.prior,
+                "lam": f.lam,
+                "objective U": f.objective,
+                "iterations": f.n_iter,
+                "converged": f.converged,
+                "exact zeros": int((f.coef == 0).sum()),
+                "test MSE": float(
+                    ((f.predict(X_test) - torch.as_tensor(np.asarray(y_test, dtype=float))) ** 2).mean()
+                ),
+            }
+            for name, f in maps.items()
+        ]
+    ).set_index("fit")
+    rep.add(
+        "What this prior means in every convention",
+        (
+            f"<p class='note'>n = {n} training rows, noise sd sigma = {sigma:.4g}. "
+            "The same prior written as each tool's setting (see <code>docs/conventions.md</code>):</p>"
+            + _table(conv, "{:.6g}")
+        ),
+    )
+    rep.add(
+        "MAP estimates",
+        _table(map_table)
+        + (
+            "<p class='note'>The SGD row is the classic training loop (<code>nn.Linear</code>, "
+            "<code>SGD(weight_decay)</code> on the weight only, <code>MSELoss</code>): "
+            "it lands on the gaussian MAP.</p>"
+        ),
+    )
     bar.update()
 
     # 2. Sweeps
     step("lambda sweeps")
-    sweeps = {prior: lam_sweep(X_train, y_train, prior=prior, n_lams=settings.n_lams, X_test=X_test, y_test=y_test)
-              for prior in ("gaussian", "laplace")}
-    figs = [_figure(out, f"sweep_{prior}", _fig_of(plot_sweep(sw)), f"Train and test error against lambda ({prior})")
-            for prior, sw in sweeps.items()]
-    figs += [_figure(out, f"path_{prior}", _fig_of(plot_path(sw)), f"Regularisation path ({prior} prior)")
-             for prior, sw in sweeps.items()]
+    sweeps = {
+        prior: lam_sweep(X_train, y_train, prior=prior, n_lams=settings.n_lams, X_test=X_test, y_test=y_test)
+        for prior in ("gaussian", "laplace")
+    }
+    figs = [
+        _figure(
+            out, f"sweep_{prior}", _fig_of(plot_sweep(sw)), f"Train and test error against lambda ({prior})"
+        )
+        for prior, sw in sweeps.items()
+    ]
+    figs += [
+        _figure(out, f"path_{prior}", _fig_of(plot_path(sw)), f"Regularisation path ({prior} prior)")
+        for prior, sw in sweeps.items()
+    ]
     rep.add("Train and test error as lambda grows", "\n".join(figs))
     bar.update()
 
     # 3. Choosing lambda (gaussian)
     step("choosing lambda")
     val = validation_curve(X_train, y_train, X_test, y_test, prior="gaussian", n_lams=settings.n_lams)
-    cv = cv_curve(X_train, y_train, prior="gaussian", n_lams=settings.n_lams,
-                  n_folds=min(settings.n_folds, n), seed=seed)
+    cv = cv_curve(
+        X_train,
+        y_train,
+        prior="gaussian",
+        n_lams=settings.n_lams,
+        n_folds=min(settings.n_folds, n),
+        seed=seed,
+    )
     # the flat intercept integrated out exactly (the model's own), which stays proper when n <= d
     evid = maximize_evidence(X_train, y_train, intercept="integrate")
     bar.update()
@@ -264,27 +336,70 @@ def run_analysis(
         for method in settings.methods:
             step(f"{prior} {method}")
             posteriors[f"{prior} {method.upper()}"] = sample_posterior(
-                X_train, y_train, prior=prior, sigma=sigma, tau=taus[prior], method=method,
-                num_samples=settings.num_samples, num_warmup=settings.num_warmup, num_chains=settings.num_chains,
-                max_steps=settings.svi_max_steps, seed=seed, device=device, progress_bar=False)
+                X_train,
+                y_train,
+                prior=prior,
+                sigma=sigma,
+                tau=taus[prior],
+                method=method,
+                num_samples=settings.num_samples,
+                num_warmup=settings.num_warmup,
+                num_chains=settings.num_chains,
+                max_steps=settings.svi_max_steps,
+                seed=seed,
+                device=device,
+                progress_bar=False,
+            )
             bar.update()
 
     step("full Bayes over tau")
-    hyper = sample_posterior(X_train, y_train, prior="gaussian", sigma=sigma, tau=None, method="nuts",
-                             num_samples=settings.num_samples, num_warmup=settings.num_warmup,
-                             num_chains=settings.num_chains, seed=seed, device=device, progress_bar=False)
+    hyper = sample_posterior(
+        X_train,
+        y_train,
+        prior="gaussian",
+        sigma=sigma,
+        tau=None,
+        method="nuts",
+        num_samples=settings.num_samples,
+        num_warmup=settings.num_warmup,
+        num_chains=settings.num_chains,
+        seed=seed,
+        device=device,
+        progress_bar=False,
+    )
     posteriors["gaussian NUTS, tau sampled"] = hyper
     lam_draws = lam_from_draws(hyper.samples["tau"].numpy().reshape(-1), sigma)
     sel_fig = _fig_of(plot_lam_selection(validation=val, cv=cv, evidence=evid, lam_draws=lam_draws))
-    sel_table = pd.DataFrame({
-        "lambda": [val.lam_best, cv.lam_best, cv.lam_1se, evid.lam, float(np.median(lam_draws)),
-                   sigma**2 / tau**2],
-    }, index=["validation minimum", f"{cv.fold_mse.shape[0] if cv.fold_mse is not None else ''}-fold CV minimum",
-              "CV one-standard-error rule", "evidence maximum (empirical Bayes)",
-              "posterior median (full Bayes)", "the prior used above"])
-    rep.add("Choosing lambda", _figure(out, "lambda_selection", sel_fig,
-                                       "Validation curve, CV choice, evidence maximum and the posterior of lambda")
-            + _table(sel_table, "{:.5g}"))
+    sel_table = pd.DataFrame(
+        {
+            "lambda": [
+                val.lam_best,
+                cv.lam_best,
+                cv.lam_1se,
+                evid.lam,
+                float(np.median(lam_draws)),
+                sigma**2 / tau**2,
+            ],
+        },
+        index=[
+            "validation minimum",
+            f"{cv.fold_mse.shape[0] if cv.fold_mse is not None else ''}-fold CV minimum",
+            "CV one-standard-error rule",
+            "evidence maximum (empirical Bayes)",
+            "posterior median (full Bayes)",
+            "the prior used above",
+        ],
+    )
+    rep.add(
+        "Choosing lambda",
+        _figure(
+            out,
+            "lambda_selection",
+            sel_fig,
+            "Validation curve, CV choice, evidence maximum and the posterior of lambda",
+        )
+        + _table(sel_table, "{:.5g}"),
+    )
     bar.update()
 
     # 5. Comparison plots
@@ -293,16 +408,33 @@ def run_analysis(
     map_refs = {"gaussian MAP": maps["gaussian MAP"], "laplace MAP": maps["laplace MAP"]}
     idatas = {name: post.to_inference_data() for name, post in posteriors.items()}
     figs = [
-        _figure(out, "forest", _fig_of(plot_forest({k: idatas[k] for k in fixed}, maps=map_refs)),
-                "Forest plot of the weights: gaussian vs laplace posteriors, with the MAP estimates"),
-        _figure(out, "densities", _fig_of(plot_densities({k: idatas[k] for k in fixed}, maps=map_refs)),
-                "Marginal posterior densities of chosen weights"),
+        _figure(
+            out,
+            "forest",
+            _fig_of(plot_forest({k: idatas[k] for k in fixed}, maps=map_refs)),
+            "Forest plot of the weights: gaussian vs laplace posteriors, with the MAP estimates",
+        ),
+        _figure(
+            out,
+            "densities",
+            _fig_of(plot_densities({k: idatas[k] for k in fixed}, maps=map_refs)),
+            "Marginal posterior densities of chosen weights",
+        ),
     ]
     reference = true_coef if true_coef is not None else sweeps["gaussian"].coef[0]
     ref_label = "true weight" if true_coef is not None else "weakest-penalty MAP"
-    figs.append(_figure(out, "shrinkage", _fig_of(plot_shrinkage({k: idatas[k] for k in fixed}, reference,
-                                                                 maps=map_refs, reference_label=ref_label)),
-                        f"Shrinkage: posterior means (90% intervals) against the {ref_label}"))
+    figs.append(
+        _figure(
+            out,
+            "shrinkage",
+            _fig_of(
+                plot_shrinkage(
+                    {k: idatas[k] for k in fixed}, reference, maps=map_refs, reference_label=ref_label
+                )
+            ),
+            f"Shrinkage: posterior means (90% intervals) against the {ref_label}",
+        )
+    )
     rep.add("Comparing posteriors", "\n".join(figs))
     nuts = {k: idatas[k] for k in fixed if k.endswith("NUTS")}
     if len(nuts) >= 2:
@@ -314,8 +446,10 @@ def run_analysis(
 
     # 6. Files
     step("report")
-    summary = pd.concat([_map_rows(k, f) for k, f in maps.items()]
-                        + [_posterior_rows(k, p) for k, p in posteriors.items()], ignore_index=True)
+    summary = pd.concat(
+        [_map_rows(k, f) for k, f in maps.items()] + [_posterior_rows(k, p) for k, p in posteriors.items()],
+        ignore_index=True,
+    )
     summary.to_csv(out / "summary.csv", index=False)
     for name, idata in idatas.items():
         idata.to_netcdf(str(out / ("posterior_" + name.replace(",", "").replace(" ", "_").lower() + ".nc")))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import sys
@@ -32,7 +31,6 @@ import numpy as np
 import torch
 
 import bayeswd as bw
-from bayeswd.posterior import sample_posterior
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -117,14 +115,14 @@ def numpyro_nuts(X, y, *, prior, sigma, tau, num_warmup, num_samples, seed):
 
 
 def bayeswd_nuts(X, y, *, prior, sigma, tau, num_warmup, num_samples, seed):
-    post = sample_posterior(X, y, prior=prior, sigma=sigma, tau=tau, method="nuts", num_chains=1,
+    post = bw.sample_posterior(X, y, prior=prior, sigma=sigma, tau=tau, method="nuts", num_chains=1,
                                num_warmup=num_warmup, num_samples=num_samples, seed=seed, device="cpu",
                                progress_bar=False)
     return post.samples["coef"].numpy(), int(post.diagnostics.get("divergences", 0) if isinstance(post.diagnostics, dict) else 0)
 
 
 def bayeswd_exact(X, y, *, prior, sigma, tau, num_warmup, num_samples, seed):
-    post = sample_posterior(X, y, prior=prior, sigma=sigma, tau=tau, method="exact", num_chains=1,
+    post = bw.sample_posterior(X, y, prior=prior, sigma=sigma, tau=tau, method="exact", num_chains=1,
                                num_samples=num_samples, seed=seed, device="cpu", progress_bar=False)
     return post.samples["coef"].numpy(), 0
 
