@@ -107,7 +107,7 @@ code {{ background: #f4f4f4; padding: 0 .2rem; }}
 
 
 def _table(df: pd.DataFrame, float_format: str = "{:.4g}") -> str:
-    return df.to_html(border=0, float_format=lambda v: float_format.format(v), escape=True)
+    return df.to_html(border=0, float_format=lambda v: float_format.format(v), escape=True, na_rep="—")
 
 
 def _figure(out: Path, name: str, fig: Any, caption: str) -> str:
