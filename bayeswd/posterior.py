@@ -740,8 +740,11 @@ def _warn_diagnostics(diag: dict[str, Any], stats: dict[str, np.ndarray], num_ch
     rhat_max = max(float(np.max(v)) for v in diag["rhat"].values()) if num_chains > 1 else 1.0
     if not rhat_max <= _RHAT_MAX:
         problems.append(f"max R-hat {rhat_max:.4f} > {_RHAT_MAX}")
-    ess_min = min(float(np.nanmin(v)) for v in diag["ess_bulk"].values())
-    if not ess_min >= _ESS_PER_CHAIN_MIN * num_chains:
+    ess = np.concatenate([np.ravel(v) for v in diag["ess_bulk"].values()])
+    if np.isnan(ess).any():
+        problems.append("bulk ESS undefined for some parameters (constant or non-finite draws)")
+    ess_min = float(ess[~np.isnan(ess)].min()) if (~np.isnan(ess)).any() else float("nan")
+    if ess_min == ess_min and not ess_min >= _ESS_PER_CHAIN_MIN * num_chains:
         problems.append(
             f"min bulk ESS {ess_min:.0f} < {_ESS_PER_CHAIN_MIN} per chain ({num_chains} chains)"
         )

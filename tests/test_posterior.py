@@ -629,3 +629,12 @@ def test_cuda_matches_cpu(method: str) -> None:
     for post in (gpu, cpu):
         z_mean, _ = errors_in_mcse(theta_draws(post), truth)
         assert z_mean.max() <= K
+
+
+def test_undefined_diagnostics_warn_instead_of_crashing():
+    """Constant or non-finite draws give NaN R-hat/ESS: one DiagnosticWarning, no numpy RuntimeWarning."""
+    from bayeswd.posterior import _warn_diagnostics
+
+    diag = {"rhat": {"tau": np.array([np.nan])}, "ess_bulk": {"tau": np.array([np.nan]), "coef": np.array([500.0])}}
+    with pytest.warns(DiagnosticWarning, match=r"bulk ESS undefined for some parameters"):
+        _warn_diagnostics(diag, {"diverging": np.zeros((2, 10))}, 2)
