@@ -17,9 +17,11 @@ import torch
 __all__ = [
     "as_design",
     "as_target",
+    "check_bool",
     "check_choice",
     "check_positive",
     "check_positive_int",
+    "check_seed",
     "resolve_device",
 ]
 
@@ -58,6 +60,22 @@ def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}; got {value!r}.")
     return int(value)
+
+
+def check_seed(value: Any, name: str = "seed") -> int:
+    """Return ``value`` as an int, or raise if it is not a non-negative integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` must be a non-negative integer; got {_describe(value)}.")
+    if value < 0:
+        raise ValueError(f"`{name}` must be a non-negative integer; got {value!r}.")
+    return int(value)
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Return ``value`` if it is ``True`` or ``False``, else raise."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be True or False; got {_describe(value)}.")
+    return bool(value)
 
 
 def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:

@@ -7,6 +7,7 @@ runs the same analysis on a user's data. ``python -m bayeswd`` is the same comma
 from __future__ import annotations
 
 import argparse
+import html
 import math
 import sys
 from pathlib import Path
@@ -31,6 +32,16 @@ def _positive(text: str) -> float:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
 def _fraction(text: str) -> float:
     value = _positive(text)
     if value >= 1:
@@ -41,7 +52,7 @@ def _fraction(text: str) -> float:
 def _common(p: argparse.ArgumentParser, default_out: str) -> None:
     p.add_argument("--out", default=default_out, help=f"output folder (default: {default_out})")
     p.add_argument("--quick", action="store_true", help="a short run (fewer draws, chains and lambdas)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every stochastic step (default: 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of every stochastic step (default: 0)")
     p.add_argument("--device", default="auto", help="'auto' (CUDA if available), 'cpu' or 'cuda'")
     p.add_argument(
         "--method",
@@ -219,7 +230,8 @@ def run_fit(args: argparse.Namespace) -> Path:
         source = "chosen by maximising the evidence (empirical Bayes) where not given"
     priors = ("gaussian", "laplace") if args.prior == "both" else (args.prior,)
     notes = (
-        f"Data: <code>{Path(args.csv).name}</code>, target <code>{args.target}</code>, "
+        f"Data: <code>{html.escape(Path(args.csv).name)}</code>, "
+        f"target <code>{html.escape(args.target)}</code>, "
         f"{X.shape[1]} feature(s), {len(train)} training and {len(test)} test rows (seed {args.seed}). "
         f"{scaling} sigma = {sigma:.4g} and tau = {tau:.4g}, {source}."
     )

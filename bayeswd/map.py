@@ -27,9 +27,11 @@ from torch import nn
 from bayeswd._validation import (
     as_design,
     as_target,
+    check_bool,
     check_choice,
     check_positive,
     check_positive_int,
+    check_seed,
     resolve_device,
 )
 from bayeswd.conventions import PRIORS, l1_subgradient_lambda, lam_from_tau, sgd_weight_decay
@@ -391,7 +393,8 @@ def _training_loop(
     adds ``lam_l1 * sign(w)`` to the weight's gradient and uses plain SGD. Parameters start at 0.
     """
     n, d = prob.X.shape
-    net = nn.Linear(d, 1, dtype=prob.X.dtype, device=prob.X.device)
+    # skip_init: no Kaiming initialisation, so the caller's global RNG is not consumed
+    net = torch.nn.utils.skip_init(nn.Linear, d, 1, dtype=prob.X.dtype, device=prob.X.device)
     with torch.no_grad():
         net.weight.zero_()
         net.bias.fill_(0.0 if prob.fit_intercept else prob.intercept)
@@ -518,15 +521,17 @@ def map_fit(
     max_iter : int, optional
         Iteration or optimiser-step budget (defaults depend on the method).
     tol : float, optional
-        Stopping tolerance: gradient relative to its value at zero (newton, lbfgs), relative step
-        size (sgd), KKT violation times ``tau`` (proximal).
+        Stopping tolerance: ``max |grad U|`` divided by ``max(1, max |grad U at 0|)`` (newton), the
+        gradient relative to its value at zero (lbfgs), relative step size (sgd), KKT violation
+        times ``tau`` (proximal).
     batch_size : int, optional
         Minibatch size for the training loops (default: full batch). Each step draws a fresh
         uniformly random subset of ``batch_size`` rows (the sampling of the standard SGD theory).
         With minibatches and a fixed learning rate SGD wanders around the MAP and never reports
         convergence.
     seed : int, default 0
-        Seed for minibatch shuffling (the only randomness; parameters start at zero).
+        Seed of the minibatch draws (the only randomness; parameters start at zero and the
+        caller's global random state is not used).
     device : {"cpu", "cuda", "auto"} or torch.device, default "cpu"
         Where the computation runs; the result is returned on the CPU.
 
@@ -576,8 +581,8 @@ def map_fit(
 
         tau = tau_from_lam(sigma, check_positive(lam, "lam"), prior)
     tau = check_positive(tau, "tau")
-    if not isinstance(fit_intercept, bool):
-        raise TypeError(f"`fit_intercept` must be True or False; got {fit_intercept!r}.")
+    fit_intercept = check_bool(fit_intercept, "fit_intercept")
+    seed = check_seed(seed)
     if intercept is not None:
         if fit_intercept:
             raise ValueError(

@@ -32,16 +32,19 @@ from pyro.infer.autoguide import (
 from pyro.infer.autoguide.initialization import init_to_value
 from pyro.infer.mcmc import NUTS
 from pyro.infer.mcmc.util import initialize_model
-from torch.distributions import biject_to
+from pyro.util import get_rng_state, set_rng_state
+from torch.distributions import biject_to, constraints
 
 from bayeswd._arviz import build_inference_data, posterior_dims
 from bayeswd._validation import (
     DTYPE,
     as_design,
     as_target,
+    check_bool,
     check_choice,
     check_positive,
     check_positive_int,
+    check_seed,
     resolve_device,
 )
 from bayeswd.exact import gaussian_posterior
@@ -213,7 +216,7 @@ class Posterior:
         draws = self._mean_draws(Xn)
         mean = draws.mean(0)
         if include_noise:
-            gen = torch.Generator().manual_seed(int(seed))
+            gen = torch.Generator().manual_seed(check_seed(seed))
             eps = torch.randn(draws.shape, generator=gen, dtype=DTYPE)
             draws = draws + self._sigma_draws().unsqueeze(-1) * eps
         q = torch.tensor([(1.0 - prob) / 2.0, (1.0 + prob) / 2.0], dtype=DTYPE)
@@ -268,7 +271,7 @@ class Posterior:
         -------
         arviz.InferenceData
         """
-        gen = torch.Generator().manual_seed(int(self.seed if seed is None else seed))
+        gen = torch.Generator().manual_seed(self.seed if seed is None else check_seed(seed))
         mean = self._mean_draws(self.X)
         y_rep = mean + self._sigma_draws().unsqueeze(-1) * torch.randn(
             mean.shape, generator=gen, dtype=DTYPE
@@ -308,6 +311,22 @@ class Posterior:
 # helpers
 
 
+def _check_scale_prior(prior: torch.distributions.Distribution, name: str) -> None:
+    """A prior for ``sigma`` or ``tau`` must be scalar and live on the positive reals."""
+    if prior.batch_shape != torch.Size() or prior.event_shape != torch.Size():
+        raise ValueError(
+            f"`{name}` as a prior must be a scalar distribution (batch and event shape ()); got "
+            f"{type(prior).__name__} with batch shape {tuple(prior.batch_shape)}."
+        )
+    support = prior.support
+    if not (support is constraints.positive or isinstance(support, constraints.greater_than)
+            and float(support.lower_bound) >= 0.0):
+        raise ValueError(
+            f"`{name}` as a prior must have positive support (e.g. HalfNormal, HalfCauchy, "
+            f"LogNormal, Gamma); got {type(prior).__name__} with support {support}."
+        )
+
+
 def _chain_seed(seed: int, chain: int) -> int:
     """Independent, reproducible seed for chain ``chain`` of a run seeded with ``seed``."""
     return int(np.random.SeedSequence([int(seed), int(chain)]).generate_state(1)[0])
@@ -316,10 +335,14 @@ def _chain_seed(seed: int, chain: int) -> int:
 @contextmanager
 def _private_rng(device: torch.device, seed: int) -> Iterator[None]:
     """Seed torch's (and Pyro's) global generators inside, restore the caller's state after."""
-    devices = [device] if device.type == "cuda" else []
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    state = get_rng_state()  # torch, numpy and python's random: pyro.set_rng_seed sets all three
     with torch.random.fork_rng(devices=devices):
-        pyro.set_rng_seed(int(seed) % (2**32))
-        yield
+        try:
+            pyro.set_rng_seed(int(seed) % (2**32))
+            yield
+        finally:
+            set_rng_state(state)
 
 
 @contextmanager
@@ -939,10 +962,15 @@ def sample_posterior(
     tau = None if tau is None else (
         tau if isinstance(tau, torch.distributions.Distribution) else float(tau)
     )
-    if not isinstance(fit_intercept, bool):
-        raise TypeError(f"`fit_intercept` must be True or False; got {fit_intercept!r}.")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise TypeError(f"`seed` must be an integer; got {seed!r}.")
+    for name, value in (("sigma", sigma), ("tau", tau)):
+        if isinstance(value, torch.distributions.Distribution):
+            _check_scale_prior(value, name)
+    fit_intercept = check_bool(fit_intercept, "fit_intercept")
+    progress_bar = check_bool(progress_bar, "progress_bar")
+    jit_compile = check_bool(jit_compile, "jit_compile")
+    if dense_mass is not None:
+        dense_mass = check_bool(dense_mass, "dense_mass")
+    seed = check_seed(seed)
     target_accept_prob = check_positive(target_accept_prob, "target_accept_prob")
     if target_accept_prob >= 1.0:
         raise ValueError(f"`target_accept_prob` must lie in (0, 1); got {target_accept_prob!r}.")
@@ -1037,8 +1065,8 @@ def sample_posterior(
         hyperpriors=hyper,
         fit_intercept=fit_intercept,
         feature_names=tuple(names),
-        X=Xt.detach().to("cpu"),
-        y=yt.detach().to("cpu"),
+        X=Xt.detach().to("cpu").clone(),  # the result owns its data: no view of the caller's array
+        y=yt.detach().to("cpu").clone(),
         diagnostics=diag,
         sample_stats=stats,
         wall_time=wall,

@@ -77,7 +77,7 @@ def _check_report(out: Path):
         data = (out / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
     summary = pd.read_csv(out / "summary.csv")
-    assert {"estimate", "feature", "mean", "sd", "hdi_3%", "hdi_97%"} <= set(summary.columns)
+    assert {"estimate", "feature", "mean", "sd", "q3%", "q97%"} <= set(summary.columns)
     assert list(out.glob("posterior_*.nc"))
     return html, summary
 

@@ -261,3 +261,16 @@ def test_synthetic_data():
     # sd of 5000 normal residuals: relative standard error 1/sqrt(2 * 5000) = 1%; 5 SE band
     assert float(resid.std()) == pytest.approx(0.01, rel=0.05)
     assert float(resid.mean()) == pytest.approx(0.0, abs=5 * 0.01 / math.sqrt(5000))
+
+
+def test_training_loop_leaves_global_rng_alone():
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    bw.map_fit(SEED.train.X, SEED.train.y, sigma=SEED.sigma, tau=SEED.tau, method="sgd", batch_size=5, max_iter=20)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_seed_must_be_non_negative_int():
+    with pytest.raises(ValueError, match=r"`seed` must be a non-negative integer; got -3"):
+        bw.map_fit(SEED.train.X, SEED.train.y, sigma=SEED.sigma, tau=SEED.tau, seed=-3)

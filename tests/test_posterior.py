@@ -638,3 +638,50 @@ def test_undefined_diagnostics_warn_instead_of_crashing():
     diag = {"rhat": {"tau": np.array([np.nan])}, "ess_bulk": {"tau": np.array([np.nan]), "coef": np.array([500.0])}}
     with pytest.warns(DiagnosticWarning, match=r"bulk ESS undefined for some parameters"):
         _warn_diagnostics(diag, {"diverging": np.zeros((2, 10))}, 2)
+
+
+# the runs are deliberately tiny: their diagnostic and convergence warnings are expected here
+@pytest.mark.filterwarnings("ignore::bayeswd.exceptions.BayeswdWarning")
+@pytest.mark.parametrize("method", ["nuts", "svi", "exact"])
+def test_caller_random_state_untouched(method):
+    """torch, numpy and Python's ``random`` global states are the same before and after."""
+    import random
+
+    data = synthetic_data(np.array([0.5, -0.2]), 0.1, n=30, noise=0.3, seed=1)
+    torch.manual_seed(123)
+    np.random.seed(123)  # noqa: NPY002  (the legacy global state is what must stay untouched)
+    random.seed(123)
+    expected = (torch.rand(1).item(), np.random.rand(), random.random())  # noqa: NPY002
+    torch.manual_seed(123)
+    np.random.seed(123)  # noqa: NPY002
+    random.seed(123)
+    sample_posterior(data.X, data.y, sigma=0.3, tau=1.0, method=method, num_samples=20, num_warmup=20,
+                     num_chains=1, max_steps=200, progress_bar=False, device="cpu")
+    assert (torch.rand(1).item(), np.random.rand(), random.random()) == expected  # noqa: NPY002
+
+
+def test_posterior_owns_its_data():
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    y = X @ np.array([1.0, -1.0])
+    post = sample_posterior(X, y, sigma=0.5, tau=1.0, method="exact", num_samples=10, num_chains=1,
+                            progress_bar=False, device="cpu")
+    before = post.X.clone()
+    X[:] = 0.0
+    assert torch.equal(post.X, before)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"dense_mass": "no"}, TypeError, r"`dense_mass` must be True or False; got 'no'"),
+        ({"progress_bar": 1}, TypeError, r"`progress_bar` must be True or False; got 1"),
+        ({"seed": -1}, ValueError, r"`seed` must be a non-negative integer; got -1"),
+        ({"sigma": dist.Normal(0.0, 1.0)}, ValueError, r"`sigma` as a prior must have positive support"),
+        ({"tau": dist.HalfNormal(torch.ones(3))}, ValueError, r"`tau` as a prior must be a scalar distribution"),
+    ],
+)
+def test_more_bad_arguments(kwargs, error, match):
+    data = synthetic_data(np.array([0.5]), 0.0, n=10, seed=0)
+    kw = {"sigma": 0.3, "tau": 1.0, "progress_bar": False, **kwargs}
+    with pytest.raises(error, match=match):
+        sample_posterior(data.X, data.y, **kw)
