@@ -99,10 +99,11 @@ def numpyro_nuts(X, y, *, prior, sigma, tau, num_warmup, num_samples, seed):
     from numpyro.infer import MCMC, NUTS
 
     numpyro.enable_x64()
+    sd_y = float(y.std())  # the same weakly informative sigma prior as bayeswd's default
 
     def model(X, y):
         d = X.shape[1]
-        s = numpyro.sample("sigma", ndist.HalfNormal(float(np.std(y, ddof=1)))) if sigma is None else sigma
+        s = numpyro.sample("sigma", ndist.HalfNormal(sd_y)) if sigma is None else sigma
         base = ndist.Normal(0.0, tau) if prior == "gaussian" else ndist.Laplace(0.0, tau)
         w = numpyro.sample("coef", base.expand([d]).to_event(1))
         b = numpyro.sample("intercept", ndist.ImproperUniform(constraints.real, (), ()))
@@ -240,12 +241,14 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(chosen) - set(table))
     if unknown:
         parser.error(f"unknown problem(s) {unknown}; choose from {sorted(table)}")
-    results = {name: table[name](w, s) for name in chosen}
     meta = versions()
     stem = args.name or ("bench-quick" if args.quick else "bench")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{stem}.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
-    (RESULTS / f"{stem}.md").write_text(to_markdown(results, meta))
+    results = {}
+    for name in chosen:  # written after every problem, so a failure later loses nothing
+        results[name] = table[name](w, s)
+        (RESULTS / f"{stem}.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+        (RESULTS / f"{stem}.md").write_text(to_markdown(results, meta))
     print(f"wrote {RESULTS / stem}.json and .md")
     return 0
 
