@@ -134,8 +134,8 @@ def _posterior_rows(name: str, post: Posterior) -> pd.DataFrame:
             "feature": list(post.feature_names),
             "mean": draws.mean(0),
             "sd": draws.std(0, ddof=1),
-            "hdi_3%": lo,
-            "hdi_97%": hi,
+            "q3%": lo,
+            "q97%": hi,
         }
     )
 
@@ -147,8 +147,8 @@ def _map_rows(name: str, fit: MAPResult) -> pd.DataFrame:
             "feature": list(fit.feature_names),
             "mean": fit.coef.numpy(),
             "sd": np.nan,
-            "hdi_3%": np.nan,
-            "hdi_97%": np.nan,
+            "q3%": np.nan,
+            "q97%": np.nan,
         }
     )
 
