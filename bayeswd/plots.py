@@ -576,8 +576,10 @@ def plot_shrinkage(
     ax = _new_ax(ax, (6.0, 5.5))
     colors = _model_colors(len(data))
     q = [(1 - interval_prob) / 2, (1 + interval_prob) / 2]
-    span = np.ptp(ref[idx]) if len(idx) > 1 else 1.0
-    offsets = (np.arange(len(data)) - (len(data) - 1) / 2) * 0.01 * (span if span > 0 else 1.0)
+    span = np.ptp(ref[idx]) if len(idx) > 1 else 0.0
+    if span <= 0:  # equal reference weights: dodge relative to their size, not by an absolute 0.01
+        span = float(np.abs(ref[idx]).max()) or 1.0
+    offsets = (np.arange(len(data)) - (len(data) - 1) / 2) * 0.01 * span
     for (name, idata), color, off in zip(data.items(), colors, offsets, strict=True):
         draws = idata.posterior["coef"].values.reshape(-1, len(names))[:, idx]
         mean = draws.mean(axis=0)
