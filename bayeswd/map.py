@@ -35,6 +35,7 @@ from bayeswd._validation import (
     resolve_device,
 )
 from bayeswd.conventions import PRIORS, l1_subgradient_lambda, lam_from_tau, sgd_weight_decay
+from bayeswd.exact import _design
 from bayeswd.exceptions import ConvergenceWarning
 from bayeswd.model import log_density
 
@@ -213,9 +214,7 @@ class _Problem:
         model by autograd (zero for the laplace prior away from w = 0, which the proximal step
         handles). ``tests/test_map.py`` checks the sum against autograd of the full model.
         """
-        A = self.X
-        if self.fit_intercept:
-            A = torch.cat([A, A.new_ones(A.shape[0], 1)], dim=1)
+        A = _design(self.X, self.fit_intercept)
         H = (A.T @ A) / self.sigma**2
         if part == "joint" and self.prior == "gaussian":
             H = H + _hessian(lambda th: self.neg_log_density(th, part="prior"), self.zeros())
@@ -375,9 +374,7 @@ def _proximal(prob: _Problem, max_iter: int, tol: float) -> tuple[torch.Tensor, 
 
 def _lipschitz_mse(prob: _Problem, wd: float) -> float:
     """Lipschitz constant of the gradient of ``mean(r^2) + wd ||w||^2 / 2``."""
-    A = prob.X
-    if prob.fit_intercept:
-        A = torch.cat([A, A.new_ones(A.shape[0], 1)], dim=1)
+    A = _design(prob.X, prob.fit_intercept)
     gram = A.T @ A if A.shape[0] >= A.shape[1] else A @ A.T
     return 2.0 * float(torch.linalg.eigvalsh(gram).max()) / A.shape[0] + wd
 

@@ -47,6 +47,7 @@ from bayeswd._validation import (
     check_seed,
     resolve_device,
 )
+from bayeswd.conventions import PRIORS
 from bayeswd.exact import gaussian_posterior
 from bayeswd.exceptions import ConvergenceWarning, DiagnosticWarning
 from bayeswd.model import linear_regression_model
@@ -62,7 +63,6 @@ __all__ = [
 
 METHODS = ("nuts", "svi", "exact")
 SVI_GUIDES = ("auto", "fullrank", "lowrank", "meanfield")
-PRIORS = ("gaussian", "laplace")
 #: ``guide="auto"`` is full-rank up to this many latent coordinates, low-rank above it.
 FULLRANK_MAX_PARAMS = 500
 _LOWRANK_RANK = 20
