@@ -202,10 +202,10 @@ def _seed(d: int = 200):
     return p.train.X, p.train.y, p
 
 
-def _correlated():
-    # the design notes' correlated problem has n = 2000, d = 50; n = 500, d = 20 keeps the
-    # AR(1) rho = 0.9 correlation (the hard part) at a quarter of the cost
-    data = correlated_problem(n=500, d=20)
+def _correlated(n: int = 2000, d: int = 50):
+    # the design notes' correlated problem (AR(1) rho = 0.9 columns); the Pyro backend runs a
+    # smaller variant (n = 500, d = 20) that keeps the correlation at a quarter of the cost
+    data = correlated_problem(n=n, d=d)
     return data.X, data.y
 
 
@@ -261,26 +261,29 @@ def _case_seed(method: str, **kw: Any) -> Callable[[], tuple]:
     return build
 
 
-def _case_corr(method: str, **kw: Any) -> Callable[[], tuple]:
+def _case_corr(method: str, n: int = 2000, d: int = 50, **kw: Any) -> Callable[[], tuple]:
     def build() -> tuple:
-        X, y = _correlated()
+        X, y = _correlated(n, d)
         return X, y, dict(sigma=1.0, tau=1.0, method=method, **kw), exact_oracle(X, y, 1.0, 1.0)
     return build
 
 
-def _case_sigma_unknown() -> tuple:
-    X, y = _tiny(3, n=30)
-    # default sigma prior: HalfNormal(scale = sd(y)) (see sample_posterior's docstring)
-    oracle = sigma_quadrature_oracle(X, y, tau=1.0, sigma_prior_scale=float(y.std()))
-    return X, y, dict(sigma=None, tau=1.0, method="nuts", num_samples=1000, num_warmup=500,
-                      num_chains=2), oracle
+def _case_sigma_unknown(backend: str) -> Callable[[], tuple]:
+    def build() -> tuple:
+        X, y = _tiny(3, n=30)
+        # default sigma prior: HalfNormal(scale = sd(y)) (see sample_posterior's docstring)
+        oracle = sigma_quadrature_oracle(X, y, tau=1.0, sigma_prior_scale=float(y.std()))
+        return X, y, dict(sigma=None, tau=1.0, method="nuts", num_samples=1000, num_warmup=500,
+                          num_chains=2, backend=backend), oracle
+    return build
 
 
-def _case_laplace_tiny(d: int) -> Callable[[], tuple]:
+def _case_laplace_tiny(d: int, backend: str) -> Callable[[], tuple]:
     def build() -> tuple:
         X, y = _tiny(d)
         return X, y, dict(prior="laplace", sigma=0.5, tau=0.3, method="nuts", num_samples=1000,
-                          num_warmup=500, num_chains=2), laplace_quadrature_oracle(X, y, 0.5, 0.3)
+                          num_warmup=500, num_chains=2, backend=backend), laplace_quadrature_oracle(
+            X, y, 0.5, 0.3)
     return build
 
 
@@ -293,26 +296,37 @@ def _case_laplace_seed(method: str, d: int = 200, **kw: Any) -> Callable[[], tup
 
 
 NUTS_SMALL = dict(num_samples=500, num_warmup=500, num_chains=2)
+PYRO_SMALL = dict(NUTS_SMALL, backend="pyro")
 
 # (id, case builder, check): "mcse" = means and sds within K MCSE of the oracle;
 # "svi" = means within 0.1 oracle sd and sds within 10 %, plus K MCSE of the guide's draws;
 # "svi-laplace" = the measured approximation error of the full-rank guide on the laplace
 # posterior (not exact: the laplace posterior is not gaussian), see the comment at its check.
+# NUTS rows run bayeswd's sampler (the default backend) on the design notes' problems at full
+# size; the "-pyro" rows run Pyro's NUTS, on smaller variants where it takes minutes.
 MATRIX = [
     ("gaussian-seed-exact", _case_seed("exact", num_samples=1000), "mcse"),
-    ("gaussian-seed-nuts", _case_seed("nuts", **NUTS_SMALL), "mcse-short"),
+    ("gaussian-seed-nuts", _case_seed("nuts", num_samples=1000, num_warmup=1000, num_chains=2),
+     "mcse"),
+    ("gaussian-seed-nuts-pyro", _case_seed("nuts", **PYRO_SMALL), "mcse-short"),
     ("gaussian-corr-exact", _case_corr("exact", num_samples=1000), "mcse"),
-    ("gaussian-corr-nuts", _case_corr("nuts", **NUTS_SMALL), "mcse"),
-    ("gaussian-sigma-unknown-nuts", _case_sigma_unknown, "mcse"),
-    ("laplace-d1-nuts", _case_laplace_tiny(1), "mcse"),
-    ("laplace-d2-nuts", _case_laplace_tiny(2), "mcse"),
-    # Laplace prior on the seed problem: Pyro's NUTS needs ~250 leapfrog steps a draw at
-    # d = 200 (tree depth ~8; a dense mass matrix does not help), ~0.1-0.2 s a draw on the CI
-    # machine: 2 chains long enough for R-hat <= 1.01 cost many minutes. CI runs the d = 50
-    # variant of the seed problem (still n = 20 < d, same sigma and tau); the d = 200 numbers
-    # are in the PR report.
-    ("laplace-seed50-nuts", _case_laplace_seed("nuts", d=50, num_samples=300, num_warmup=300,
-                                               num_chains=2), "mcse-short"),
+    ("gaussian-corr-nuts", _case_corr("nuts", num_samples=1000, num_warmup=1000, num_chains=2),
+     "mcse"),
+    ("gaussian-corr-nuts-pyro", _case_corr("nuts", n=500, d=20, **PYRO_SMALL), "mcse"),
+    ("gaussian-sigma-unknown-nuts", _case_sigma_unknown("bayeswd"), "mcse"),
+    ("gaussian-sigma-unknown-nuts-pyro", _case_sigma_unknown("pyro"), "mcse"),
+    ("laplace-d1-nuts", _case_laplace_tiny(1, "bayeswd"), "mcse"),
+    ("laplace-d2-nuts", _case_laplace_tiny(2, "bayeswd"), "mcse"),
+    ("laplace-d1-nuts-pyro", _case_laplace_tiny(1, "pyro"), "mcse"),
+    ("laplace-d2-nuts-pyro", _case_laplace_tiny(2, "pyro"), "mcse"),
+    # The laplace prior on the seed problem (d = 200) against the Gibbs run: bayeswd's NUTS on
+    # the scale-mixture form. Pyro's NUTS needs ~250 leapfrog steps a draw here (tree depth ~8,
+    # the kink of the laplace density at 0 forces tiny steps), ~0.1-0.2 s a draw on the CI
+    # machine, so its row runs the d = 50 variant (still n = 20 < d, same sigma and tau).
+    ("laplace-seed-nuts", _case_laplace_seed("nuts", num_samples=1000, num_warmup=1000,
+                                             num_chains=2), "mcse"),
+    ("laplace-seed50-nuts-pyro", _case_laplace_seed("nuts", d=50, num_samples=300, num_warmup=300,
+                                                    num_chains=2, backend="pyro"), "mcse-short"),
     ("gaussian-seed50-svi-fullrank", None, "svi"),
     # far from gaussian: the default lr barely moves the guide from its start (see the docstring)
     ("laplace-seed-svi-fullrank", _case_laplace_seed("svi", guide="fullrank", num_samples=1000,
