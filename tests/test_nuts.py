@@ -1,0 +1,235 @@
+"""bayeswd's NUTS backend: its potential is the Pyro model's, exactly; its sampler's plumbing.
+
+The statistical checks of the sampler (against closed forms, quadrature and the Gibbs oracle)
+are the NUTS rows of the prior x method matrix in ``test_posterior.py``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pyro.distributions as dist
+import pytest
+import torch
+from pyro.infer.autoguide.initialization import init_to_value
+from pyro.infer.mcmc.util import initialize_model
+
+from bayeswd._nuts import LaplaceMixturePotential, LinearPotential, _windows, run_chain
+from bayeswd.model import linear_regression_model
+from bayeswd.posterior import sample_posterior
+
+SCALES = {
+    "fixed": lambda v: v,
+    "halfnormal": lambda v: dist.HalfNormal(torch.tensor(2.0 * v, dtype=torch.float64)),
+    "lognormal": lambda v: dist.LogNormal(torch.tensor(math.log(v), dtype=torch.float64),
+                                          torch.tensor(0.7, dtype=torch.float64)),
+    "gamma": lambda v: dist.Gamma(torch.tensor(2.0, dtype=torch.float64),
+                                  torch.tensor(2.0 / v, dtype=torch.float64)),
+}
+
+
+def _data(n: int, d: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, d, generator=g, dtype=torch.float64)
+    y = X @ torch.randn(d, generator=g, dtype=torch.float64) + 5.0 + 0.5 * torch.randn(
+        n, generator=g, dtype=torch.float64)
+    return X, y
+
+
+def _values(d: int, fit: bool, sigma, tau, seed: int = 1) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    out = {"coef": 0.3 * torch.randn(d, generator=g, dtype=torch.float64)}
+    if fit:
+        out["intercept"] = torch.tensor(4.2, dtype=torch.float64)
+    if isinstance(sigma, torch.distributions.Distribution):
+        out["sigma"] = torch.tensor(0.8, dtype=torch.float64)
+    if isinstance(tau, torch.distributions.Distribution):
+        out["tau"] = torch.tensor(0.6, dtype=torch.float64)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("prior", "sigma_kind", "tau_kind", "fit", "n"),
+    [c for c in itertools.product(["gaussian", "laplace"], ["fixed", "halfnormal", "lognormal"],
+                                  ["fixed", "halfnormal", "gamma"], [True, False], [6, 40])],
+)
+def test_potential_equals_pyro(prior: str, sigma_kind: str, tau_kind: str, fit: bool, n: int) -> None:
+    # n = 6 < d + 1 uses the design matrix, n = 40 the sufficient statistics. Pyro's potential
+    # (initialize_model on the model, its own transforms to the unconstrained space) and its
+    # autograd gradient are the reference: both must agree to rounding.
+    d = 5
+    X, y = _data(n, d)
+    sigma, tau = SCALES[sigma_kind](0.7), SCALES[tau_kind](0.4)
+    kwargs = dict(prior=prior, sigma=sigma, tau=tau, fit_intercept=fit)
+    values = _values(d, fit, sigma, tau)
+    _, pyro_pe, transforms, _ = initialize_model(
+        linear_regression_model, model_args=(X, y), model_kwargs=kwargs, max_plate_nesting=1,
+        init_strategy=init_to_value(values=values))
+    pot = LinearPotential(X, y, **kwargs)
+    assert pot.use_stats == (n > d + fit)
+    q = pot.pack(values)
+    z = {k: (transforms[k](v) if k in transforms else v).detach().requires_grad_()
+         for k, v in values.items()}
+    ref = pyro_pe(z)
+    grads = dict(zip(z, torch.autograd.grad(ref, list(z.values())), strict=True))
+    ref_grad = torch.cat([grads[k].reshape(-1) for k in ("coef", "intercept", "sigma", "tau")
+                          if k in grads])
+    value, grad = pot(q)
+    assert value == pytest.approx(float(ref.detach()), rel=1e-12, abs=1e-10)
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-10, atol=1e-10)
+    for k, v in pot.unpack(q).items():
+        torch.testing.assert_close(v, values[k], rtol=1e-12, atol=1e-14)
+
+
+def test_sufficient_statistics_survive_a_large_offset() -> None:
+    # y^T y - 2 t.A^T y + t.A^T A t cancels badly when y sits far from 0; centring y (the
+    # intercept absorbs the shift) keeps the statistics path equal to the design-matrix path.
+    X, y = _data(60, 4)
+    y = y + 1e6
+    kwargs = dict(prior="gaussian", sigma=0.5, tau=1.0, fit_intercept=True)
+    stats = LinearPotential(X, y, **kwargs)
+    assert stats.use_stats
+    design = LinearPotential(X, y, **kwargs)
+    design.use_stats = False
+    design._A = torch.cat([X, X.new_ones(60, 1)], 1)
+    design._AT, design._y, design._shift = design._A.T.contiguous(), y, 0.0
+    q = torch.cat([torch.full((4,), 0.2, dtype=torch.float64), torch.tensor([1e6 + 5.0])])
+    (v1, g1), (v2, g2) = stats(q), design(q)
+    assert v1 == pytest.approx(v2, rel=1e-9)
+    torch.testing.assert_close(g1, g2, rtol=1e-7, atol=1e-6)
+
+
+@pytest.mark.parametrize(("sigma_kind", "tau_kind", "fit", "n"),
+                         list(itertools.product(["fixed", "halfnormal"], ["fixed", "gamma"],
+                                                [True, False], [6, 40])))
+def test_laplace_mixture_marginalises_to_the_model(sigma_kind, tau_kind, fit, n) -> None:
+    # The scale-mixture form has extra coordinates u = log v and a = w exp(-u/2). Integrating
+    # them out must give back the laplace model: for each weight,
+    #   exp(-U_lin(w, ...)) = prod_j  int exp(-U_mix(a_j = w_j e^{-u_j/2}, u_j, ...)) e^{-u_j/2} du_j
+    # (e^{-u/2} is the Jacobian of a -> w at fixed u). With d = 1 that is one quadrature in u.
+    # Its gradient is checked against autograd of the same integrand at a random point.
+    X, y = _data(n, 1)
+    sigma, tau = SCALES[sigma_kind](0.7), SCALES[tau_kind](0.4)
+    kwargs = dict(prior="laplace", sigma=sigma, tau=tau, fit_intercept=fit)
+    lin, mix = LinearPotential(X, y, **kwargs), LaplaceMixturePotential(X, y, **kwargs)
+    values = _values(1, fit, sigma, tau)
+    q_lin = lin.pack(values)
+    w = float(values["coef"][0])
+    u = torch.linspace(-40.0, 12.0, 4001, dtype=torch.float64)
+    logs = []
+    for ui in u:
+        q = torch.cat([torch.tensor([w * math.exp(-0.5 * float(ui))], dtype=torch.float64),
+                       q_lin[1:], ui.reshape(1)])
+        logs.append(-mix(q)[0] - 0.5 * float(ui))
+    logs_t = torch.tensor(logs, dtype=torch.float64)
+    log_integral = float(torch.logsumexp(logs_t, 0) + math.log(float(u[1] - u[0])))
+    assert logs_t[0] < logs_t.max() - 30 and logs_t[-1] < logs_t.max() - 30  # the grid holds it
+    assert log_integral == pytest.approx(-lin(q_lin)[0], abs=1e-6)
+
+    q = mix.pack(values) + 0.1 * torch.randn(mix.size, generator=torch.Generator().manual_seed(3),
+                                             dtype=torch.float64)
+    value, grad = mix(q)
+    q_ref = q.clone().requires_grad_()
+
+    def reference(q_: torch.Tensor) -> torch.Tensor:
+        a, u_ = q_[:1], q_[mix.i_aux:]
+        parts = {"coef": a * torch.exp(0.5 * u_)}
+        i = 1
+        if fit:
+            parts["intercept"] = q_[i]
+            i += 1
+        s = sigma
+        if isinstance(sigma, torch.distributions.Distribution):
+            s = torch.exp(q_[i])
+            extra_s = sigma.log_prob(s) + q_[i]
+            i += 1
+        else:
+            extra_s = 0.0
+        t = tau
+        if isinstance(tau, torch.distributions.Distribution):
+            t = torch.exp(q_[i])
+            extra_t = tau.log_prob(t) + q_[i]
+        else:
+            extra_t = 0.0
+        lam = 0.5 / t**2
+        lp = (dist.Normal(X @ parts["coef"] + parts.get("intercept", 0.0), s).log_prob(y).sum()
+              + dist.Normal(0.0, 1.0).log_prob(a).sum()
+              + (torch.log(torch.as_tensor(lam, dtype=torch.float64)) - lam * torch.exp(u_) + u_).sum() + extra_s + extra_t)
+        return -lp
+
+    ref = reference(q_ref)
+    (ref_grad,) = torch.autograd.grad(ref, q_ref)
+    assert value == pytest.approx(float(ref.detach()), rel=1e-12, abs=1e-10)
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("num_warmup", [0, 10, 19, 20, 100, 149, 150, 500, 1000, 5000])
+def test_warmup_windows(num_warmup: int) -> None:
+    # Stan's schedule: an initial buffer, doubling metric windows, the last stretched to reach
+    # the terminal buffer; short warm-ups (< 20) adapt the step size only.
+    init, term, ends = _windows(num_warmup)
+    if num_warmup < 20:
+        assert ends == []
+        return
+    assert ends[-1] == num_warmup - term
+    sizes = np.diff([init, *ends])
+    assert (sizes > 0).all()
+    assert all(b >= 2 * a for a, b in zip(sizes[:-2], sizes[1:-1], strict=False))
+    if num_warmup >= 150:
+        assert (init, term, sizes[0]) == (75, 50, 25)
+
+
+def test_run_chain_on_a_correlated_gaussian() -> None:
+    # A 2-d gaussian with correlation 0.95 and unequal scales, preconditioned by a wrong
+    # (identity) factor: the diagonal adaptation and the step size must cope. Means and
+    # variances within 4 MCSE (arviz, from the bulk ESS) of the truth.
+    import arviz as az
+
+    cov = torch.tensor([[4.0, 0.95 * 2 * 0.1], [0.95 * 2 * 0.1, 0.01]], dtype=torch.float64)
+    prec = torch.linalg.inv(cov)
+    mean = torch.tensor([1.0, -2.0], dtype=torch.float64)
+
+    def potential(q: torch.Tensor) -> tuple[float, torch.Tensor]:
+        r = q - mean
+        g = prec @ r
+        return 0.5 * float(r @ g), g
+
+    res = run_chain(potential, torch.zeros(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64),
+                    torch.eye(2, dtype=torch.float64), num_warmup=1000, num_samples=4000, seed=4)
+    draws = res.draws.numpy()[None]
+    ds = az.convert_to_dataset({"q": draws})
+    se_m = az.mcse(ds, method="mean")["q"].values
+    se_s = az.mcse(ds, method="sd")["q"].values
+    assert np.all(np.abs(draws.mean((0, 1)) - mean.numpy()) <= 4 * se_m)
+    assert np.all(np.abs(draws.std((0, 1), ddof=1) - cov.diagonal().sqrt().numpy()) <= 4 * se_s)
+    assert not res.diverging.any()
+    assert res.step_size.min() == res.step_size.max() > 0  # fixed after warm-up
+
+
+def test_backends_share_the_result_layout_and_seeds_reproduce() -> None:
+    X, y = _data(30, 3)
+    kw = dict(sigma=None, tau=1.0, num_samples=30, num_warmup=30, num_chains=2, seed=7,
+              progress_bar=False)
+    import warnings
+
+    from bayeswd.exceptions import DiagnosticWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiagnosticWarning)  # 30 draws: too few, on purpose
+        a = sample_posterior(X, y, **kw)
+        b = sample_posterior(X, y, **kw)
+        c = sample_posterior(X, y, backend="pyro", **kw)
+    assert a.settings["backend"] == "bayeswd" and c.settings["backend"] == "pyro"
+    for k in a.samples:
+        assert a.samples[k].shape == c.samples[k].shape
+        assert torch.equal(a.samples[k], b.samples[k])
+    assert set(c.sample_stats) <= set(a.sample_stats)
+    assert a.sample_stats["n_steps"].shape == (2, 30)
+
+
+def test_backend_errors() -> None:
+    X, y = _data(10, 2)
+    with pytest.raises(ValueError, match=r"`backend` must be one of 'bayeswd', 'pyro'; got 'stan'"):
+        sample_posterior(X, y, sigma=1.0, tau=1.0, backend="stan")
