@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from torch.distributions import biject_to, transforms
 
+from bayeswd.exact import SufficientStats, sufficient_statistics
+
 __all__ = ["LaplaceMixturePotential", "LinearPotential", "run_chain"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -85,10 +87,13 @@ class LinearPotential:
     sigma, tau : float or torch.distributions.Distribution
         Fixed value or prior of the scale.
     fit_intercept : bool
+    stats : SufficientStats, optional
+        Precomputed :func:`bayeswd.exact.sufficient_statistics` (used when ``n > d + 1``).
     """
 
     def __init__(
-        self, X: torch.Tensor, y: torch.Tensor, *, prior: str, sigma: Any, tau: Any, fit_intercept: bool
+        self, X: torch.Tensor, y: torch.Tensor, *, prior: str, sigma: Any, tau: Any,
+        fit_intercept: bool, stats: SufficientStats | None = None,
     ) -> None:
         n, d = X.shape
         self.n, self.d, self.prior, self.fit_intercept = n, d, prior, fit_intercept
@@ -112,22 +117,12 @@ class LinearPotential:
         # Sufficient statistics when they are cheaper than the design: O(k^2) against O(n k).
         self.use_stats = n > self.k
         if self.use_stats:
-            ones = X.new_ones(n)
-            # y is centred (the intercept absorbs the shift) to keep y^T y - 2 t.A^T y + t.G t
-            # free of cancellation when y has a large offset; X^T X is one pass over X, no copy.
-            self._shift = float(y.mean()) if fit_intercept else 0.0
-            yc = y - self._shift
-            G = X.new_empty(self.k, self.k)
-            G[:d, :d] = X.T @ X
-            Aty = X.new_empty(self.k)
-            Aty[:d] = X.T @ yc
-            if fit_intercept:
-                colsum = X.T @ ones
-                G[:d, d] = colsum
-                G[d, :d] = colsum
-                G[d, d] = float(n)
-                Aty[d] = yc.sum()
-            self._G, self._Aty, self._yty = G, Aty, float(yc @ yc)
+            # y is centred (the flat intercept absorbs the shift) to keep y^T y - 2 t.A^T y +
+            # t.G t free of cancellation when y has a large offset; no copy of X is made.
+            if stats is None:
+                stats = sufficient_statistics(X, y, fit_intercept)
+            self._shift = stats.shift
+            self._G, self._Aty, self._yty = stats.gram, stats.aty, stats.yty
         else:
             self._shift = 0.0
             self._A = torch.cat([X, X.new_ones(n, 1)], 1) if fit_intercept else X
@@ -357,19 +352,27 @@ class _Sampler:
     ) -> None:
         self.potential, self.mu, self.L = potential, mu, L
         self.gen, self.rng, self.max_depth = gen, rng, max_tree_depth
+        # a diagonal factor (e.g. the laplace scale mixture) is applied elementwise: a dense
+        # matrix-vector product over a few hundred coordinates costs more than the potential
+        self.diagonal = bool(torch.equal(L, torch.diag(L.diagonal())))
         self.set_scale(torch.ones_like(mu))
 
     def set_scale(self, s: torch.Tensor) -> None:
         self.s = s
+        if self.diagonal:
+            self.Ls = self.L.diagonal() * s
+            return
         self.Ls = self.L * s  # scales the columns
         self.LsT = self.Ls.T.contiguous()
 
     def to_q(self, x: torch.Tensor) -> torch.Tensor:
+        if self.diagonal:
+            return torch.addcmul(self.mu, self.Ls, x)
         return torch.addmv(self.mu, self.Ls, x)
 
     def energy_grad(self, x: torch.Tensor) -> tuple[float, torch.Tensor]:
         U, g = self.potential(self.to_q(x))
-        return U, torch.mv(self.LsT, g)
+        return U, (g.mul_(self.Ls) if self.diagonal else torch.mv(self.LsT, g))
 
     def leapfrog(self, x, p, g, eps):  # noqa: ANN001, ANN202 - hot path
         p = torch.add(p, g, alpha=-0.5 * eps)

@@ -13,7 +13,13 @@ from typing import NamedTuple
 
 import torch
 
-__all__ = ["GaussianPosterior", "gaussian_log_marginal", "gaussian_posterior"]
+__all__ = [
+    "GaussianPosterior",
+    "SufficientStats",
+    "gaussian_log_marginal",
+    "gaussian_posterior",
+    "sufficient_statistics",
+]
 
 
 class GaussianPosterior(NamedTuple):
@@ -35,25 +41,97 @@ class GaussianPosterior(NamedTuple):
     precision: torch.Tensor
 
 
-def _design(X: torch.Tensor, fit_intercept: bool) -> torch.Tensor:
-    return torch.cat([X, X.new_ones(X.shape[0], 1)], dim=1) if fit_intercept else X
+class SufficientStats(NamedTuple):
+    """What the gaussian likelihood needs of the data, from one pass over ``X``.
+
+    With ``A = [X 1]`` (``A = X`` without an intercept) and ``y_c = y - shift``:
+
+    Attributes
+    ----------
+    gram : torch.Tensor, shape (k, k)
+        ``A^T A``; with an intercept its last row and column are ``X^T 1`` and ``n``.
+    aty : torch.Tensor, shape (k,)
+        ``A^T y_c``.
+    yty : float
+        ``y_c^T y_c``.
+    shift : float
+        ``mean(y)`` with an intercept (the flat intercept absorbs it, so every formula is the
+        same for ``y`` and ``y_c`` and centring removes the cancellation in
+        ``y^T y - 2 t^T A^T y + t^T A^T A t`` when ``y`` sits far from 0), else 0.
+    n, d : int
+    fit_intercept : bool
+    """
+
+    gram: torch.Tensor
+    aty: torch.Tensor
+    yty: float
+    shift: float
+    n: int
+    d: int
+    fit_intercept: bool
+
+
+def sufficient_statistics(X: torch.Tensor, y: torch.Tensor, fit_intercept: bool = True) -> SufficientStats:
+    """``A^T A``, ``A^T y_c`` and ``y_c^T y_c`` without materialising ``A = [X 1]`` or a copy of ``X``.
+
+    Costs one ``X^T X`` (a BLAS ``syrk``-sized product) plus one pass for ``X^T [y, 1]``; the
+    extra memory is ``O(d^2)``.
+
+    Parameters
+    ----------
+    X : torch.Tensor, shape (n, d)
+    y : torch.Tensor, shape (n,)
+    fit_intercept : bool, default True
+
+    Returns
+    -------
+    SufficientStats
+    """
+    n, d = X.shape
+    shift = float(y.mean()) if fit_intercept else 0.0
+    yc = y - shift if fit_intercept else y
+    k = d + int(fit_intercept)
+    gram = X.new_empty(k, k)
+    gram[:d, :d] = X.T @ X
+    if fit_intercept:
+        both = X.T @ torch.stack([yc, torch.ones_like(yc)], 1)  # one pass for X^T y_c and X^T 1
+        aty = torch.cat([both[:, 0], yc.sum().reshape(1)])
+        gram[:d, d] = both[:, 1]
+        gram[d, :d] = both[:, 1]
+        gram[d, d] = float(n)
+    else:
+        aty = X.T @ yc
+    return SufficientStats(gram, aty, float(yc @ yc), shift, n, d, fit_intercept)
 
 
 def _precision_and_shift(
-    X: torch.Tensor, y: torch.Tensor, sigma: float, tau: float, fit_intercept: bool
+    stats: SufficientStats, sigma: float, tau: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    A = _design(X, fit_intercept)
-    d = X.shape[1]
-    prior_prec = X.new_zeros(A.shape[1])
-    prior_prec[:d] = 1.0 / tau**2
-    precision = A.T @ A / sigma**2 + torch.diag(prior_prec)
-    return precision, A.T @ y / sigma**2
+    """Precision of ``theta`` and ``A^T y_c / sigma^2`` (the centred problem, see SufficientStats)."""
+    prior_prec = stats.gram.new_zeros(stats.gram.shape[0])
+    prior_prec[: stats.d] = 1.0 / tau**2
+    precision = stats.gram / sigma**2 + torch.diag(prior_prec)
+    return precision, stats.aty / sigma**2
+
+
+def gaussian_posterior_from_stats(stats: SufficientStats, *, sigma: float, tau: float) -> GaussianPosterior:
+    """:func:`gaussian_posterior` from precomputed :class:`SufficientStats`."""
+    precision, h = _precision_and_shift(stats, sigma, tau)
+    chol = torch.linalg.cholesky(precision)
+    mean = torch.cholesky_solve(h.unsqueeze(-1), chol).squeeze(-1)
+    if stats.fit_intercept:
+        mean[stats.d] += stats.shift  # the centred problem's intercept is b - mean(y)
+    cov = torch.cholesky_inverse(chol)
+    return GaussianPosterior(mean=mean, cov=0.5 * (cov + cov.T), precision=precision)
 
 
 def gaussian_posterior(
     X: torch.Tensor, y: torch.Tensor, *, sigma: float, tau: float, fit_intercept: bool = True
 ) -> GaussianPosterior:
     r"""The exact posterior of the gaussian-prior model with ``sigma`` known.
+
+    Computed from the sufficient statistics (no copy of ``X``), with ``y`` centred when the
+    intercept is fitted (the flat intercept makes the result shift-invariant).
 
     Model: ``y ~ Normal(X w + b, sigma^2 I)``, ``w ~ Normal(0, tau^2 I)``, ``p(b) ∝ 1``.
 
@@ -80,11 +158,9 @@ def gaussian_posterior(
     GaussianPosterior
         Mean, covariance and precision of ``(w, b)``.
     """
-    precision, shift = _precision_and_shift(X, y, sigma, tau, fit_intercept)
-    chol = torch.linalg.cholesky(precision)
-    mean = torch.cholesky_solve(shift.unsqueeze(-1), chol).squeeze(-1)
-    cov = torch.cholesky_inverse(chol)
-    return GaussianPosterior(mean=mean, cov=0.5 * (cov + cov.T), precision=precision)
+    return gaussian_posterior_from_stats(
+        sufficient_statistics(X, y, fit_intercept), sigma=sigma, tau=tau
+    )
 
 
 def gaussian_log_marginal(
@@ -116,7 +192,8 @@ def gaussian_log_marginal(
     float
     """
     n, d = X.shape
-    precision, h = _precision_and_shift(X, y, sigma, tau, fit_intercept)
+    stats = sufficient_statistics(X, y, fit_intercept)  # log p(y) = log p(y - mean(y)): flat b
+    precision, h = _precision_and_shift(stats, sigma, tau)
     chol = torch.linalg.cholesky(precision)
     quad = float(h @ torch.cholesky_solve(h.unsqueeze(-1), chol).squeeze(-1))
     logdet = 2.0 * float(torch.log(torch.diagonal(chol)).sum())
@@ -124,5 +201,5 @@ def gaussian_log_marginal(
     log2pi = math.log(2.0 * math.pi)
     return (
         -n * math.log(sigma) - d * math.log(tau) - 0.5 * n * log2pi - 0.5 * d * log2pi
-        + 0.5 * k * log2pi + 0.5 * quad - 0.5 * logdet - 0.5 * float(y @ y) / sigma**2
+        + 0.5 * k * log2pi + 0.5 * quad - 0.5 * logdet - 0.5 * stats.yty / sigma**2
     )

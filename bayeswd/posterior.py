@@ -49,7 +49,11 @@ from bayeswd._validation import (
     resolve_device,
 )
 from bayeswd.conventions import PRIORS
-from bayeswd.exact import gaussian_posterior
+from bayeswd.exact import (
+    SufficientStats,
+    gaussian_posterior_from_stats,
+    sufficient_statistics,
+)
 from bayeswd.exceptions import ConvergenceWarning, DiagnosticWarning
 from bayeswd.model import linear_regression_model
 
@@ -113,7 +117,9 @@ class Posterior:
     feature_names : tuple of str
         Names of the columns of ``X`` (the ``feature`` coordinate of the ArviZ output).
     X, y : torch.Tensor
-        Training data on the CPU (used by ``to_inference_data``' log-likelihood and predictive).
+        Training data on the CPU (used by ``to_inference_data``' log-likelihood and predictive):
+        a copy, or for data of more than 10 million numbers a view of the caller's array (no
+        second copy of a large ``X``).
     diagnostics : dict
         ``"rhat"``, ``"ess_bulk"``, ``"ess_tail"``: dicts of variable name to numpy array (one value
         per scalar parameter), computed with ArviZ (rank-normalised split R-hat, bulk and tail
@@ -331,6 +337,20 @@ def _check_scale_prior(prior: torch.distributions.Distribution, name: str) -> No
         )
 
 
+#: Data up to this many numbers is copied into the result; larger data is kept by reference.
+_COPY_MAX_ELEMENTS = 10_000_000
+
+
+def _own(t: torch.Tensor) -> torch.Tensor:
+    """The result's CPU copy of the data, or a view for data over ``_COPY_MAX_ELEMENTS``.
+
+    Copies keep the result independent of later changes to the caller's array; a large ``X``
+    (the 800 MB tall problem) is not duplicated.
+    """
+    t = t.detach().to("cpu")
+    return t.clone() if t.numel() <= _COPY_MAX_ELEMENTS else t
+
+
 def _chain_seed(seed: int, chain: int) -> int:
     """Independent, reproducible seed for chain ``chain`` of a run seeded with ``seed``."""
     return int(np.random.SeedSequence([int(seed), int(chain)]).generate_state(1)[0])
@@ -360,15 +380,13 @@ def _quiet_pyro() -> Iterator[None]:
 
 
 def _default_hyperpriors(
-    X: torch.Tensor, y: torch.Tensor, sigma: Any, tau: Any
+    X: torch.Tensor, y: torch.Tensor, sigma: Any, tau: Any, stats: SufficientStats | None = None
 ) -> tuple[Any, Any, dict[str, str]]:
     """Replace ``None`` by the documented weakly informative priors (see ``sample_posterior``)."""
     sd_y = float(y.std()) if y.numel() > 1 else 0.0
     if not math.isfinite(sd_y) or sd_y <= 0.0:
         sd_y = 1.0
-    sd_x = float(X.var(0).mean().sqrt())
-    if not math.isfinite(sd_x) or sd_x <= 0.0:
-        sd_x = 1.0
+    sd_x = _rms_column_sd(X, stats)
     hyper: dict[str, str] = {}
     if sigma is None:
         sigma = dist.HalfNormal(torch.tensor(sd_y, dtype=DTYPE, device=X.device))
@@ -389,8 +407,22 @@ def _scale_start(value: Any, fallback: float) -> float:
     return float(value) if not isinstance(value, torch.distributions.Distribution) else fallback
 
 
+def _rms_column_sd(X: torch.Tensor, stats: SufficientStats | None = None) -> float:
+    """Root mean column variance of ``X`` (from the statistics when they hold the column sums)."""
+    n = X.shape[0]
+    if stats is not None and stats.fit_intercept and n > 1:
+        d = stats.d
+        colsum = stats.gram[:d, d]
+        var = (stats.gram.diagonal()[:d] - colsum * colsum / n) / (n - 1)
+    else:
+        var = X.var(0)
+    sd_x = float(var.clamp(min=0.0).mean().sqrt())
+    return sd_x if math.isfinite(sd_x) and sd_x > 0.0 else 1.0
+
+
 def _gaussian_start(
-    X: torch.Tensor, y: torch.Tensor, prior: str, sigma: Any, tau: Any, fit_intercept: bool
+    X: torch.Tensor, y: torch.Tensor, prior: str, sigma: Any, tau: Any, fit_intercept: bool,
+    stats: SufficientStats | None = None,
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Starting point (MAP) and gaussian approximation of every latent site.
 
@@ -399,23 +431,27 @@ def _gaussian_start(
     (and its inverse ``"theta_precision"``)
     (the exact conjugate covariance at the starting scales; for the laplace prior the gaussian
     prior with the same variance ``2 tau^2``) and a variance for ``log sigma`` and ``log tau``.
+    ``stats`` (:func:`bayeswd.exact.sufficient_statistics`) saves a pass over ``X``.
     """
+    if stats is None:
+        stats = sufficient_statistics(X, y, fit_intercept)
     n, d = X.shape
     sd_y = float(y.std()) if n > 1 else 1.0
     sd_y = sd_y if math.isfinite(sd_y) and sd_y > 0 else 1.0
-    sd_x = float(X.var(0).mean().sqrt()) or 1.0
+    sd_x = _rms_column_sd(X, stats)
     sig0 = _scale_start(sigma, 0.5 * sd_y)
     tau0 = _scale_start(tau, 0.5 * sd_y / sd_x)
     var_tau = tau0**2 if prior == "gaussian" else 2.0 * tau0**2
-    approx = gaussian_posterior(X, y, sigma=sig0, tau=math.sqrt(var_tau), fit_intercept=fit_intercept)
+    approx = gaussian_posterior_from_stats(stats, sigma=sig0, tau=math.sqrt(var_tau))
     theta = approx.mean
     if isinstance(sigma, torch.distributions.Distribution):
         # one refinement of sigma from the residuals of the first fit, floored (n < d fits well)
-        resid = y - X @ theta[:d] - (theta[d] if fit_intercept else 0.0)
-        sig0 = max(float(resid.pow(2).mean().sqrt()), 0.05 * sd_y)
-        approx = gaussian_posterior(
-            X, y, sigma=sig0, tau=math.sqrt(var_tau), fit_intercept=fit_intercept
-        )
+        t = theta.clone()
+        if fit_intercept:
+            t[d] -= stats.shift
+        ss = stats.yty - 2.0 * float(t @ stats.aty) + float(t @ stats.gram @ t)
+        sig0 = max(math.sqrt(max(ss, 0.0) / n), 0.05 * sd_y)
+        approx = gaussian_posterior_from_stats(stats, sigma=sig0, tau=math.sqrt(var_tau))
         theta = approx.mean
     if prior == "laplace" and not isinstance(sigma, torch.distributions.Distribution) and not (
         isinstance(tau, torch.distributions.Distribution)
@@ -586,13 +622,13 @@ def _base_factor(cov: dict[str, torch.Tensor], pot: LinearPotential) -> torch.Te
 
 def _run_bayeswd_nuts(
     model_kwargs: dict[str, Any], X: torch.Tensor, y: torch.Tensor,
-    init: dict[str, torch.Tensor], cov: dict[str, torch.Tensor], *,
+    init: dict[str, torch.Tensor], cov: dict[str, torch.Tensor], suff: SufficientStats, *,
     num_samples: int, num_warmup: int, num_chains: int, seed: int, progress_bar: bool,
     target_accept_prob: float, max_tree_depth: int,
 ) -> tuple[dict[str, torch.Tensor], dict[str, np.ndarray], dict[str, Any]]:
     """NUTS chains of :mod:`bayeswd._nuts` on the model's potential written in torch."""
     kind = LaplaceMixturePotential if model_kwargs["prior"] == "laplace" else LinearPotential
-    pot = kind(X, y, **model_kwargs)
+    pot = kind(X, y, stats=suff, **model_kwargs)
     mu = pot.pack(init)
     L = _base_factor(cov, pot)
     chains, stats = [], {"diverging": [], "tree_depth": [], "step_size": [], "acceptance_rate": [],
@@ -1083,15 +1119,15 @@ def sample_posterior(
     n, d = Xt.shape
 
     start = time.perf_counter()
-    sigma_arg, tau_arg, hyper = _default_hyperpriors(Xt, yt, sigma, tau)
+    suff = sufficient_statistics(Xt, yt, fit_intercept)  # the one pass over X that NUTS needs
+    sigma_arg, tau_arg, hyper = _default_hyperpriors(Xt, yt, sigma, tau, suff)
     model_kwargs = {"prior": prior, "sigma": sigma_arg, "tau": tau_arg,
                     "fit_intercept": fit_intercept}
     settings: dict[str, Any] = {"num_samples": num_samples, "num_chains": num_chains}
     stats: dict[str, np.ndarray] = {}
     elbo, guide_used, converged = None, None, True
     if method == "exact":
-        post = gaussian_posterior(Xt, yt, sigma=float(sigma), tau=float(tau),  # type: ignore[arg-type]
-                                  fit_intercept=fit_intercept)
+        post = gaussian_posterior_from_stats(suff, sigma=float(sigma), tau=float(tau))  # type: ignore[arg-type]
         gen = torch.Generator(device=dev).manual_seed(int(seed))
         eps = torch.randn((num_chains, num_samples, post.mean.numel()), generator=gen,
                           dtype=DTYPE, device=dev)
@@ -1100,12 +1136,12 @@ def sample_posterior(
         if fit_intercept:
             raw["intercept"] = theta[..., d]
     else:
-        init, cov = _gaussian_start(Xt, yt, prior, sigma_arg, tau_arg, fit_intercept)
+        init, cov = _gaussian_start(Xt, yt, prior, sigma_arg, tau_arg, fit_intercept, suff)
         if method == "nuts":
             settings["num_warmup"] = num_warmup
             if backend == "bayeswd":
                 raw, stats, info = _run_bayeswd_nuts(
-                    model_kwargs, Xt, yt, init, cov, num_samples=num_samples,
+                    model_kwargs, Xt, yt, init, cov, suff, num_samples=num_samples,
                     num_warmup=num_warmup, num_chains=num_chains, seed=seed,
                     progress_bar=progress_bar, target_accept_prob=target_accept_prob,
                     max_tree_depth=max_tree_depth,
@@ -1158,8 +1194,8 @@ def sample_posterior(
         hyperpriors=hyper,
         fit_intercept=fit_intercept,
         feature_names=tuple(names),
-        X=Xt.detach().to("cpu").clone(),  # the result owns its data: no view of the caller's array
-        y=yt.detach().to("cpu").clone(),
+        X=_own(Xt),
+        y=_own(yt),
         diagnostics=diag,
         sample_stats=stats,
         wall_time=wall,

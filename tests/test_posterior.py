@@ -297,6 +297,9 @@ def _case_laplace_seed(method: str, d: int = 200, **kw: Any) -> Callable[[], tup
 
 NUTS_SMALL = dict(num_samples=500, num_warmup=500, num_chains=2)
 PYRO_SMALL = dict(NUTS_SMALL, backend="pyro")
+# sample_posterior's defaults (4 chains of 1000 + 1000): the R-hat <= 1.01 warning over ~200
+# coordinates needs the 4 chains; 2 chains of near-independent draws cross it by chance
+NUTS_DEFAULT = dict(num_samples=1000, num_warmup=1000, num_chains=4)
 
 # (id, case builder, check): "mcse" = means and sds within K MCSE of the oracle;
 # "svi" = means within 0.1 oracle sd and sds within 10 %, plus K MCSE of the guide's draws;
@@ -306,12 +309,10 @@ PYRO_SMALL = dict(NUTS_SMALL, backend="pyro")
 # size; the "-pyro" rows run Pyro's NUTS, on smaller variants where it takes minutes.
 MATRIX = [
     ("gaussian-seed-exact", _case_seed("exact", num_samples=1000), "mcse"),
-    ("gaussian-seed-nuts", _case_seed("nuts", num_samples=1000, num_warmup=1000, num_chains=2),
-     "mcse"),
+    ("gaussian-seed-nuts", _case_seed("nuts", **NUTS_DEFAULT), "mcse"),
     ("gaussian-seed-nuts-pyro", _case_seed("nuts", **PYRO_SMALL), "mcse-short"),
     ("gaussian-corr-exact", _case_corr("exact", num_samples=1000), "mcse"),
-    ("gaussian-corr-nuts", _case_corr("nuts", num_samples=1000, num_warmup=1000, num_chains=2),
-     "mcse"),
+    ("gaussian-corr-nuts", _case_corr("nuts", **NUTS_DEFAULT), "mcse"),
     ("gaussian-corr-nuts-pyro", _case_corr("nuts", n=500, d=20, **PYRO_SMALL), "mcse"),
     ("gaussian-sigma-unknown-nuts", _case_sigma_unknown("bayeswd"), "mcse"),
     ("gaussian-sigma-unknown-nuts-pyro", _case_sigma_unknown("pyro"), "mcse"),
@@ -323,8 +324,7 @@ MATRIX = [
     # the scale-mixture form. Pyro's NUTS needs ~250 leapfrog steps a draw here (tree depth ~8,
     # the kink of the laplace density at 0 forces tiny steps), ~0.1-0.2 s a draw on the CI
     # machine, so its row runs the d = 50 variant (still n = 20 < d, same sigma and tau).
-    ("laplace-seed-nuts", _case_laplace_seed("nuts", num_samples=1000, num_warmup=1000,
-                                             num_chains=2), "mcse"),
+    ("laplace-seed-nuts", _case_laplace_seed("nuts", **NUTS_DEFAULT), "mcse"),
     ("laplace-seed50-nuts-pyro", _case_laplace_seed("nuts", d=50, num_samples=300, num_warmup=300,
                                                     num_chains=2, backend="pyro"), "mcse-short"),
     ("gaussian-seed50-svi-fullrank", None, "svi"),
