@@ -20,7 +20,14 @@ from bayeswd.conventions import (
     tau_from_ridge_alpha,
     tau_from_weight_decay,
 )
-from bayeswd.data import RegressionData, SeedProblem, correlated_problem, seed_problem, synthetic_data
+from bayeswd.data import (
+    RegressionData,
+    SeedProblem,
+    correlated_problem,
+    seed_problem,
+    synthetic_data,
+    tall_problem,
+)
 from bayeswd.exact import GaussianPosterior, gaussian_log_marginal, gaussian_posterior
 from bayeswd.exceptions import BayeswdWarning, ConvergenceWarning, DiagnosticWarning
 from bayeswd.map import MAPResult, map_fit, map_objective
@@ -90,6 +97,7 @@ __all__ = [
     "seed_problem",
     "sgd_weight_decay",
     "synthetic_data",
+    "tall_problem",
     "tau_from_bayesian_ridge",
     "tau_from_l1_subgradient_lambda",
     "tau_from_lam",

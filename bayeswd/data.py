@@ -10,7 +10,14 @@ import torch
 
 from bayeswd._validation import DTYPE, check_positive, check_positive_int
 
-__all__ = ["RegressionData", "SeedProblem", "correlated_problem", "seed_problem", "synthetic_data"]
+__all__ = [
+    "RegressionData",
+    "SeedProblem",
+    "correlated_problem",
+    "seed_problem",
+    "synthetic_data",
+    "tall_problem",
+]
 
 
 class RegressionData(NamedTuple):
@@ -167,3 +174,33 @@ def correlated_problem(
     w = torch.randn(d, generator=gen, dtype=DTYPE)
     y = X @ w + noise * torch.randn(n, generator=gen, dtype=DTYPE)
     return RegressionData(X=X, y=y, w=w, b=0.0, noise=noise)
+
+
+def tall_problem(
+    *, n: int = 1_000_000, d: int = 100, noise: float = 1.0, seed: int = 0
+) -> RegressionData:
+    """The "tall" benchmark problem: many more rows than columns (float64 ``X`` is 800 MB).
+
+    ``X ~ Normal(0, 1)``, true weights ``Normal(0, 1)``, ``b = 0.5``, noise sd ``noise``. Made in
+    place, without temporaries the size of ``X``.
+
+    Parameters
+    ----------
+    n, d : int
+        Sizes; the defaults are the design notes' problem.
+    noise : float, default 1.0
+    seed : int, default 0
+
+    Returns
+    -------
+    RegressionData
+    """
+    n = check_positive_int(n, "n", minimum=2)
+    d = check_positive_int(d, "d")
+    noise = check_positive(noise, "noise")
+    gen = torch.Generator().manual_seed(int(seed))
+    w = torch.randn(d, generator=gen, dtype=DTYPE)
+    X = torch.empty((n, d), dtype=DTYPE).normal_(generator=gen)
+    y = torch.addmv(torch.full((n,), 0.5, dtype=DTYPE), X, w)
+    y.add_(torch.randn(n, generator=gen, dtype=DTYPE), alpha=noise)
+    return RegressionData(X=X, y=y, w=w, b=0.5, noise=noise)

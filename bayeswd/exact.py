@@ -71,11 +71,16 @@ class SufficientStats(NamedTuple):
     fit_intercept: bool
 
 
-def sufficient_statistics(X: torch.Tensor, y: torch.Tensor, fit_intercept: bool = True) -> SufficientStats:
-    """``A^T A``, ``A^T y_c`` and ``y_c^T y_c`` without materialising ``A = [X 1]`` or a copy of ``X``.
+#: Rows of ``X`` per block in :func:`sufficient_statistics`: about 4 MB, so that a block read
+#: for ``X^T X`` is still in cache for ``X^T y`` and ``X^T 1`` (one pass over memory, measured
+#: as fast as ``X.T @ X`` alone on the tall problem, against 1.7x its time for three passes).
+_BLOCK_BYTES = 1 << 22
 
-    Costs one ``X^T X`` (a BLAS ``syrk``-sized product) plus one pass for ``X^T [y, 1]``; the
-    extra memory is ``O(d^2)``.
+
+def sufficient_statistics(X: torch.Tensor, y: torch.Tensor, fit_intercept: bool = True) -> SufficientStats:
+    """``A^T A``, ``A^T y_c`` and ``y_c^T y_c`` in one pass, without ``A = [X 1]`` or a copy of ``X``.
+
+    ``X`` is read once, in blocks of rows; the extra memory is ``O(d^2)`` plus one block.
 
     Parameters
     ----------
@@ -89,18 +94,24 @@ def sufficient_statistics(X: torch.Tensor, y: torch.Tensor, fit_intercept: bool 
     """
     n, d = X.shape
     shift = float(y.mean()) if fit_intercept else 0.0
-    yc = y - shift if fit_intercept else y
     k = d + int(fit_intercept)
-    gram = X.new_empty(k, k)
-    gram[:d, :d] = X.T @ X
+    gram = X.new_zeros(k, k)
+    aty = X.new_zeros(k)
+    xx, xy = gram[:d, :d], aty[:d]
+    colsum = X.new_zeros(d)
+    yc = y - shift if fit_intercept else y
+    rows = max(1, _BLOCK_BYTES // (X.element_size() * d))
+    for start in range(0, n, rows):
+        Xb = X[start:start + rows]
+        xx.addmm_(Xb.T, Xb)
+        xy.addmv_(Xb.T, yc[start:start + rows])
+        if fit_intercept:
+            colsum += Xb.sum(0)
     if fit_intercept:
-        both = X.T @ torch.stack([yc, torch.ones_like(yc)], 1)  # one pass for X^T y_c and X^T 1
-        aty = torch.cat([both[:, 0], yc.sum().reshape(1)])
-        gram[:d, d] = both[:, 1]
-        gram[d, :d] = both[:, 1]
+        gram[:d, d] = colsum
+        gram[d, :d] = colsum
         gram[d, d] = float(n)
-    else:
-        aty = X.T @ yc
+        aty[d] = float(yc.sum())
     return SufficientStats(gram, aty, float(yc @ yc), shift, n, d, fit_intercept)
 
 

@@ -119,7 +119,15 @@ def bayeswd_nuts(X, y, *, prior, sigma, tau, num_warmup, num_samples, seed):
     post = bw.sample_posterior(X, y, prior=prior, sigma=sigma, tau=tau, method="nuts", num_chains=1,
                                num_warmup=num_warmup, num_samples=num_samples, seed=seed, device="cpu",
                                progress_bar=False)
-    return post.samples["coef"].numpy(), int(post.diagnostics.get("divergences", 0) if isinstance(post.diagnostics, dict) else 0)
+    return post.samples["coef"].numpy(), int(post.diagnostics["num_divergent"])
+
+
+def bayeswd_pyro_backend(X, y, *, prior, sigma, tau, num_warmup, num_samples, seed):
+    """bayeswd with ``backend="pyro"``: Pyro's NUTS with bayeswd's start and settings."""
+    post = bw.sample_posterior(X, y, prior=prior, sigma=sigma, tau=tau, method="nuts", num_chains=1,
+                               num_warmup=num_warmup, num_samples=num_samples, seed=seed, device="cpu",
+                               progress_bar=False, backend="pyro")
+    return post.samples["coef"].numpy(), int(post.diagnostics["num_divergent"])
 
 
 def bayeswd_exact(X, y, *, prior, sigma, tau, num_warmup, num_samples, seed):
@@ -128,7 +136,8 @@ def bayeswd_exact(X, y, *, prior, sigma, tau, num_warmup, num_samples, seed):
     return post.samples["coef"].numpy(), 0
 
 
-SAMPLERS = {"bayeswd NUTS": bayeswd_nuts, "Pyro NUTS (default)": pyro_default_nuts,
+SAMPLERS = {"bayeswd NUTS": bayeswd_nuts, "bayeswd NUTS, backend=pyro": bayeswd_pyro_backend,
+            "Pyro NUTS (default)": pyro_default_nuts,
             "NumPyro NUTS": numpyro_nuts, "exact": bayeswd_exact}
 
 
@@ -172,6 +181,43 @@ def run_map(n, d, seed=0):
     return rows
 
 
+def run_tall(n, d, num_warmup, num_samples, small=10_000):
+    """The tall problem: the one pass over X against torch's X.T @ X, then NUTS against n = ``small``."""
+    from bayeswd.exact import sufficient_statistics
+
+    data = bw.tall_problem(n=n, d=d)
+    X, y = data.X, data.y
+    x_mb = X.numel() * X.element_size() / 2**20
+    ref = min(measure(lambda: X.T @ X)[1] for _ in range(3))
+    stats_wall = min(measure(lambda: sufficient_statistics(X, y))[1] for _ in range(3))
+    print(f"[tall n={n} d={d}] X is {x_mb:.0f} MB; X.T @ X {ref:.3f} s, sufficient statistics {stats_wall:.3f} s",
+          flush=True)
+
+    def fit(Xs, ys):
+        return bw.sample_posterior(Xs, ys, sigma=None, tau=1.0, num_chains=1, num_warmup=num_warmup,
+                                   num_samples=num_samples, seed=0, device="cpu", progress_bar=False)
+
+    X_small, y_small = X[:small].clone(), y[:small].clone()
+    post_small, wall_small, mem_small = measure(lambda: fit(X_small, y_small))
+    post, wall, mem = measure(lambda: fit(X, y))
+    ess, ess_small = min_ess(post.samples["coef"].numpy()), min_ess(post_small.samples["coef"].numpy())
+    after_pass = wall - stats_wall
+    rows = [
+        {"method": "torch X.T @ X", "wall_s": ref},
+        {"method": "bayeswd sufficient statistics (the pass)", "wall_s": stats_wall,
+         "speed_vs_XtX": ref / stats_wall},
+        {"method": f"bayeswd NUTS, n={small}", "wall_s": wall_small, "min_ess": ess_small,
+         "min_ess_per_s": ess_small / wall_small, "peak_mem_mb": mem_small},
+        {"method": f"bayeswd NUTS, n={n}", "wall_s": wall, "min_ess": ess, "min_ess_per_s": ess / wall,
+         "peak_mem_mb": mem, "X_mb": x_mb, "peak_over_X": (x_mb + mem) / x_mb,
+         "nuts_after_pass_s": after_pass, "ratio_after_pass_vs_small": after_pass / wall_small},
+    ]
+    for r in rows:
+        print("    " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in r.items()),
+              flush=True)
+    return rows
+
+
 # --- problems -------------------------------------------------------------------------------------
 
 def problems(quick: bool) -> dict[str, Callable[[int, int], list[dict]]]:
@@ -179,7 +225,8 @@ def problems(quick: bool) -> dict[str, Callable[[int, int], list[dict]]]:
 
     def seed_gaussian(w, s):
         return run_samplers("seed gaussian", p.train.X, p.train.y, prior="gaussian", sigma=p.sigma, tau=p.tau,
-                            samplers=["bayeswd NUTS", "Pyro NUTS (default)", "NumPyro NUTS", "exact"],
+                            samplers=["bayeswd NUTS", "bayeswd NUTS, backend=pyro", "Pyro NUTS (default)",
+                                      "NumPyro NUTS", "exact"],
                             num_warmup=w, num_samples=s)
 
     def seed_laplace(w, s):
@@ -195,8 +242,11 @@ def problems(quick: bool) -> dict[str, Callable[[int, int], list[dict]]]:
     def map_speed(w, s):
         return run_map(10_000 if quick else 100_000, 200)
 
+    def tall(w, s):
+        return run_tall(100_000 if quick else 1_000_000, 100, w, s)
+
     return {"seed_gaussian": seed_gaussian, "seed_laplace": seed_laplace, "correlated": correlated,
-            "map": map_speed}
+            "map": map_speed, "tall": tall}
 
 
 def versions() -> dict[str, str]:

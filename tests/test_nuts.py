@@ -233,3 +233,20 @@ def test_backend_errors() -> None:
     X, y = _data(10, 2)
     with pytest.raises(ValueError, match=r"`backend` must be one of 'bayeswd', 'pyro'; got 'stan'"):
         sample_posterior(X, y, sigma=1.0, tau=1.0, backend="stan")
+
+
+@pytest.mark.parametrize("fit", [True, False])
+def test_sufficient_statistics_in_blocks(monkeypatch: pytest.MonkeyPatch, fit: bool) -> None:
+    # blocks of 7 rows (and a remainder) must give A^T A, A^T y_c, y_c^T y_c of the whole data
+    import bayeswd.exact as exact
+
+    monkeypatch.setattr(exact, "_BLOCK_BYTES", 7 * 8 * 3)
+    n = 47
+    X, y = _data(n, 3)
+    stats = exact.sufficient_statistics(X, y, fit)
+    A = torch.cat([X, X.new_ones(n, 1)], 1) if fit else X
+    yc = y - y.mean() if fit else y
+    torch.testing.assert_close(stats.gram, A.T @ A, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(stats.aty, A.T @ yc, rtol=1e-12, atol=1e-12)
+    assert stats.yty == pytest.approx(float(yc @ yc), rel=1e-12)
+    assert stats.shift == (pytest.approx(float(y.mean())) if fit else 0.0)
