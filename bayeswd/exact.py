@@ -202,8 +202,15 @@ def gaussian_log_marginal(
     -------
     float
     """
-    n, d = X.shape
-    stats = sufficient_statistics(X, y, fit_intercept)  # log p(y) = log p(y - mean(y)): flat b
+    # log p(y) = log p(y - mean(y)) with a flat intercept
+    return gaussian_log_marginal_from_stats(
+        sufficient_statistics(X, y, fit_intercept), sigma=sigma, tau=tau
+    )
+
+
+def gaussian_log_marginal_from_stats(stats: SufficientStats, *, sigma: float, tau: float) -> float:
+    """:func:`gaussian_log_marginal` from precomputed :class:`SufficientStats`."""
+    n, d = stats.n, stats.d
     precision, h = _precision_and_shift(stats, sigma, tau)
     chol = torch.linalg.cholesky(precision)
     quad = float(h @ torch.cholesky_solve(h.unsqueeze(-1), chol).squeeze(-1))

@@ -185,6 +185,62 @@ def bayesian_lasso_gibbs(
     return out
 
 
+def best_fullrank_gaussian_laplace(
+    X: torch.Tensor, y: torch.Tensor, sigma: float, tau: float
+) -> Oracle:
+    """The full-rank gaussian closest to the laplace posterior (sigma, tau fixed) in KL(q || p).
+
+    What full-rank SVI converges to, without its Monte Carlo gradients. For q = N(m, L L^T) over
+    theta = (w, b) the ELBO is closed form: the gaussian likelihood gives
+    -(||y - Xa m||^2 + ||Xa L||_F^2) / (2 sigma^2) (Xa = [X, 1]), the laplace prior
+    -E|w_j| / tau with E|w| = s sqrt(2/pi) exp(-mu^2 / (2 s^2)) + mu erf(mu / (s sqrt 2)) for
+    w ~ N(mu, s^2), the entropy sum(log L_ii), up to constants. The target is log-concave, so
+    the negative ELBO is convex in (m, L) (Domke 2020): L-BFGS finds the optimum, in coordinates
+    whitened by the ridge posterior of the same prior variance.
+    """
+    n, d = X.shape
+    Xa = torch.cat([X, X.new_ones(n, 1)], 1)
+    base = gaussian_posterior(X, y, sigma=sigma, tau=math.sqrt(2.0) * tau)
+    m0, L0 = base.mean, torch.linalg.cholesky(base.cov)
+    p = d + 1
+    rows, cols = torch.tril_indices(p, p, -1)
+    u = torch.zeros(p, dtype=X.dtype, requires_grad=True)
+    log_diag = torch.zeros(p, dtype=X.dtype, requires_grad=True)
+    off = torch.zeros(rows.numel(), dtype=X.dtype, requires_grad=True)
+
+    def unpack() -> tuple[torch.Tensor, torch.Tensor]:
+        Lz = torch.diag(log_diag.exp()).index_put((rows, cols), off)
+        return m0 + L0 @ u, L0 @ Lz
+
+    def neg_elbo() -> torch.Tensor:
+        m, L = unpack()
+        r = y - Xa @ m
+        mu, s = m[:d], L[:d].pow(2).sum(1).sqrt()
+        e_abs = (s * math.sqrt(2.0 / math.pi) * torch.exp(-0.5 * (mu / s) ** 2)
+                 + mu * torch.erf(mu / (s * math.sqrt(2.0))))
+        return ((r @ r + (Xa @ L).pow(2).sum()) / (2.0 * sigma**2) + e_abs.sum() / tau
+                - L.diagonal().log().sum())
+
+    opt = torch.optim.LBFGS([u, log_diag, off], max_iter=5000, history_size=50,
+                            tolerance_grad=1e-9, tolerance_change=1e-14,
+                            line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = neg_elbo()
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        opt.step(closure)
+    closure()
+    grad = max(float(v.grad.abs().max()) for v in (u, log_diag, off))
+    assert grad < 1e-5, grad  # in whitened coordinates: the optimum, to many digits
+    with torch.no_grad():
+        m, L = unpack()
+    return Oracle(m.numpy(), L.pow(2).sum(1).sqrt().numpy())
+
+
 def mc_oracle(draws: np.ndarray) -> Oracle:
     ds = az.convert_to_dataset({"theta": draws})
     return Oracle(
@@ -328,9 +384,8 @@ MATRIX = [
     ("laplace-seed50-nuts-pyro", _case_laplace_seed("nuts", d=50, num_samples=300, num_warmup=300,
                                                     num_chains=2, backend="pyro"), "mcse-short"),
     ("gaussian-seed50-svi-fullrank", None, "svi"),
-    # far from gaussian: the default lr barely moves the guide from its start (see the docstring)
-    ("laplace-seed-svi-fullrank", _case_laplace_seed("svi", guide="fullrank", num_samples=1000,
-                                                     lr=0.02, window=200, num_decays=6),
+    # the default lr and window of a non-gaussian posterior (0.05, 500; see the docstring)
+    ("laplace-seed-svi-fullrank", _case_laplace_seed("svi", guide="fullrank", num_samples=1000),
      "svi-laplace"),
 ]
 
@@ -382,12 +437,36 @@ def test_posterior_matches_oracle(case_id: str, build: Any, check: str, record_p
         assert np.all(np.abs(rel_sd) <= 0.1 + K * mc_sd), rel_sd
         assert post.converged
     else:
-        # A gaussian family cannot match the laplace posterior (peaked at 0, heavy-ish tails).
-        # Measured on the seed problem against the Gibbs run: median |mean error| ~0.08
-        # posterior sd (max ~1.3 sd), sds ~17 % too small in the median (max ~60 % off). The bars
-        # below (with margin) catch a broken SVI; they are not an accuracy claim.
-        assert np.median(rel_mean) <= 0.2 and rel_mean.max() <= 2.0, rel_mean
-        assert np.median(np.abs(rel_sd)) <= 0.3, rel_sd
+        # A gaussian family cannot match the laplace posterior (peaked at 0, heavier tails), so
+        # the error against the Gibbs oracle has three parts, measured apart on the seed problem
+        # (d = 200, n = 20; 4000 draws; SVI seeds 1-4 with the default lr = 0.05, window = 500):
+        # * family: the best full-rank gaussian (closed-form ELBO, no Monte Carlo) against Gibbs:
+        #   |mean error| median 0.052, max 0.31 posterior sd; every sd too small (KL(q || p)
+        #   underdisperses), by 15 % in the median, 10-33 % in all. Gibbs' own MCSE is <= 0.02 sd
+        #   and <= 1.2 %.
+        # * optimisation: SVI's guide against that best gaussian (in its sds): |mean error| median
+        #   0.035-0.040, max 0.51-0.57 (the same few slow coordinates in every seed: a bias of the
+        #   finite run, not noise), sds median 2.3 %, max 26-29 %; 4.5-4.9 nats of ELBO short.
+        #   (lr = 0.002 with 100-step windows, the gaussian default: median 0.2, max 3.5 sd.)
+        # * Monte Carlo of the 4000 draws: 0.016 sd (means) and 1.1 % (sds) per coordinate.
+        # Measured in total against Gibbs: |mean error| median 0.058-0.070, max 0.57-0.62 sd; sd
+        # error median -16 to -17 %, max |.| 40-43 %. The bars are about 1.7 x those numbers.
+        best = best_fullrank_gaussian_laplace(X, y, kwargs["sigma"], kwargs["tau"])
+        fam_mean = np.abs(best.mean - oracle.mean) / oracle.sd
+        fam_sd = best.sd / oracle.sd - 1.0
+        assert np.median(fam_mean) <= 0.08 and np.all(fam_sd < 0.0), (fam_mean, fam_sd)
+        opt_mean = np.abs(draws.mean((0, 1)) - best.mean) / best.sd
+        opt_sd = draws.std((0, 1), ddof=1) / best.sd - 1.0
+        record_property("median_mean_error_vs_best_gaussian", float(np.median(opt_mean)))
+        record_property("max_mean_error_vs_best_gaussian", float(opt_mean.max()))
+        print(f"{case_id}: vs the best full-rank gaussian: mean err median "
+              f"{np.median(opt_mean):.3f} max {opt_mean.max():.3f} sd, sd err median "
+              f"{np.median(np.abs(opt_sd)):.3f} max {np.abs(opt_sd).max():.3f}")
+        assert post.converged
+        assert np.median(opt_mean) <= 0.07 and opt_mean.max() <= 1.0, opt_mean
+        assert np.median(np.abs(opt_sd)) <= 0.04 and np.abs(opt_sd).max() <= 0.5, opt_sd
+        assert np.median(rel_mean) <= 0.12 and rel_mean.max() <= 1.0, rel_mean
+        assert -0.25 <= np.median(rel_sd) <= -0.10 and np.abs(rel_sd).max() <= 0.7, rel_sd
 
 
 # ------------------------------------------------------------------------------------------
@@ -576,6 +655,21 @@ def test_svi_warns_when_elbo_not_converged() -> None:
                                 num_samples=10, **QUIET)
     assert rec[0].filename == __file__
     assert not post.converged and post.elbo.shape == (50,)
+
+
+@pytest.mark.parametrize(("kwargs", "lr", "window"), [
+    (dict(sigma=0.5, tau=1.0), 0.002, 100),  # gaussian posterior: the guide starts at it
+    (dict(sigma=0.5, tau=1.0, guide="meanfield"), 0.002, 100),
+    (dict(prior="laplace", sigma=0.5, tau=1.0), 0.05, 500),
+    (dict(sigma=None, tau=1.0), 0.05, 500),
+    (dict(prior="laplace", sigma=0.5, tau=1.0, lr=0.01, window=50), 0.01, 50),
+])
+def test_svi_default_lr_and_window(kwargs: dict, lr: float, window: int) -> None:
+    X, y = _tiny(2, n=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # 10 steps: only the settings matter
+        post = sample_posterior(X, y, method="svi", max_steps=10, num_samples=10, **kwargs, **QUIET)
+    assert post.settings["lr"] == lr and post.settings["svi_window"] == window
 
 
 def test_svi_records_elbo_and_guide() -> None:
