@@ -36,7 +36,12 @@ from pyro.util import get_rng_state, set_rng_state
 from torch.distributions import biject_to, constraints
 
 from bayeswd._arviz import build_inference_data, posterior_dims
-from bayeswd._nuts import LaplaceMixturePotential, LinearPotential, run_chain
+from bayeswd._nuts import (
+    CollapsedLaplacePotential,
+    LaplaceMixturePotential,
+    LinearPotential,
+    run_chain,
+)
 from bayeswd._validation import (
     DTYPE,
     as_design,
@@ -638,12 +643,13 @@ def _run_nuts(
 def _base_factor(cov: dict[str, torch.Tensor], pot: LinearPotential) -> torch.Tensor:
     """Cholesky factor of the gaussian approximation's covariance, in the potential's layout.
 
-    For the laplace scale mixture the weights' coordinates ``a`` and ``u = log v`` start with unit
-    scales instead (``a ~ Normal(0, 1)`` a priori; the dense factor of the ``w``-space
-    approximation was measured to cut the steps per draw in half but the ESS by four).
+    For the laplace scale mixture the weights' coordinates ``a`` and ``u = log v`` (and for the
+    collapsed form ``u``) start with unit scales instead (``a ~ Normal(0, 1)`` a priori; the
+    dense factor of the ``w``-space approximation was measured to cut the steps per draw in half
+    but the ESS by four).
     """
     theta = cov["theta"][: pot.k, : pot.k]
-    if isinstance(pot, LaplaceMixturePotential):
+    if isinstance(pot, (LaplaceMixturePotential, CollapsedLaplacePotential)):
         theta = torch.eye(pot.k, dtype=theta.dtype, device=theta.device)
         if pot.fit_intercept:
             theta[pot.d, pot.d] = cov["theta"][pot.d, pot.d]
@@ -666,7 +672,12 @@ def _run_bayeswd_nuts(
     # The gaussian model with tau sampled stays centred: on the seed problem the non-centred
     # form (w = tau a) was measured 2-3x slower per effective draw of tau, with either a unit
     # or the evidence-mode preconditioner, than the centred one started at the evidence mode.
-    kind = LaplaceMixturePotential if model_kwargs["prior"] == "laplace" else LinearPotential
+    # The laplace model: with n <= d the weights are integrated out (NUTS on the mixing scales,
+    # then exact conditional draws of the weights); with n > d the K = X V X' + sigma^2 I of
+    # that form is the larger matrix, and NUTS runs on the non-centred scale mixture instead.
+    kind: type[LinearPotential] = LinearPotential
+    if model_kwargs["prior"] == "laplace":
+        kind = CollapsedLaplacePotential if X.shape[0] <= X.shape[1] else LaplaceMixturePotential
     pot = kind(X, y, stats=suff, **model_kwargs)
     mu = pot.pack(init)
     L = _base_factor(cov, pot)
@@ -690,7 +701,12 @@ def _run_bayeswd_nuts(
                 target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
                 progress=None if bar is None else (lambda: bar.update(1)),
             )
-            chains.append(res.draws)
+            draws = pot.unpack(res.draws)
+            if isinstance(pot, CollapsedLaplacePotential):
+                del draws["v"]
+                cgen = torch.Generator(device=X.device).manual_seed(_chain_seed(seed, chain) + 1)
+                draws["coef"] = pot.conditional_coef(res.draws, cgen)
+            chains.append(draws)
             stats["diverging"].append(res.diverging)
             stats["tree_depth"].append(res.tree_depth)
             stats["step_size"].append(res.step_size)
@@ -699,11 +715,13 @@ def _run_bayeswd_nuts(
     finally:
         if bar is not None:
             bar.close()
-    samples = {k: v.detach() for k, v in pot.unpack(torch.stack(chains)).items()}
+    samples = {k: torch.stack([c[k] for c in chains]).detach() for k in chains[0]}
     info = {"backend": "bayeswd", "max_tree_depth": max_tree_depth,
             "target_accept_prob": target_accept_prob,
             "likelihood": "sufficient statistics" if pot.use_stats else "design matrix",
-            "parameterisation": "scale mixture" if kind is LaplaceMixturePotential else "direct"}
+            "parameterisation": {LaplaceMixturePotential: "scale mixture",
+                                 CollapsedLaplacePotential: "scale mixture, weights integrated out"
+                                 }.get(kind, "direct")}
     return samples, {k: np.stack(v) for k, v in stats.items()}, info
 
 
