@@ -152,10 +152,24 @@ def _finalise(arr: np.ndarray | torch.Tensor, name: str, device: torch.device) -
         arr = np.asarray(arr, dtype=np.float64)
         arr = torch.from_numpy(arr if arr.flags.writeable else arr.copy())
     tensor = arr.detach().to(device=device, dtype=DTYPE)
-    if not bool(torch.isfinite(tensor).all()):
-        bad = int((~torch.isfinite(tensor)).sum())
+    bad = _count_nonfinite(tensor)
+    if bad:
         raise ValueError(f"`{name}` must contain only finite values; got {bad} NaN or inf entries.")
     return tensor
+
+
+def _count_nonfinite(t: torch.Tensor) -> int:
+    """Number of NaN / inf entries, without temporaries the size of ``t``.
+
+    ``torch.isfinite`` on a whole 800 MB design matrix allocates about 1 GB of temporaries; a NaN
+    or inf anywhere makes the sum non-finite, so the sum is the fast path and the exact count
+    (only needed for the error message, or after an overflowing sum) runs in blocks of rows.
+    """
+    if t.numel() == 0 or bool(torch.isfinite(t.sum())):
+        return 0
+    row = max(1, t[0].numel()) if t.dim() > 1 else 1
+    rows = max(1, (1 << 20) // row)
+    return sum(int((~torch.isfinite(block)).sum()) for block in t.split(rows))
 
 
 def as_design(

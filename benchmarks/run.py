@@ -218,6 +218,30 @@ def run_tall(n, d, num_warmup, num_samples, small=10_000):
     return rows
 
 
+def run_svi_vs_nuts(num_warmup, num_samples):
+    """Full-rank SVI against bayeswd's NUTS (both with sample_posterior's defaults: 4 chains) on the
+    seed gaussian problem: SVI must meet the posteriors issue's accuracy bars (means within 0.1
+    posterior sd, sds within 10 % of the exact posterior) in at most 1/3 of NUTS's wall time."""
+    p = bw.seed_problem()
+    X, y = p.train.X, p.train.y
+    exact = bw.gaussian_posterior(X, y, sigma=p.sigma, tau=p.tau)
+    sd = exact.cov.diagonal().sqrt()
+    rows = []
+    for method in ("nuts", "svi"):
+        post, wall, mem = measure(lambda m=method: bw.sample_posterior(
+            X, y, sigma=p.sigma, tau=p.tau, method=m, num_warmup=num_warmup, num_samples=num_samples,
+            seed=0, device="cpu", progress_bar=False))
+        theta = torch.cat([post.samples["coef"], post.samples["intercept"].unsqueeze(-1)], -1).flatten(0, 1)
+        mean_err = float(((theta.mean(0) - exact.mean) / sd).abs().max())
+        sd_err = float((theta.std(0) / sd - 1.0).abs().max())
+        rows.append({"method": f"bayeswd {method.upper()} (defaults, 4 chains)" if method == "nuts"
+                     else "bayeswd SVI (full-rank, defaults)", "wall_s": wall,
+                     "max_mean_err_sd": mean_err, "max_rel_sd_err": sd_err, "peak_mem_mb": mem})
+        print(f"[svi vs nuts] {rows[-1]}", flush=True)
+    rows[1]["time_ratio_vs_nuts"] = rows[1]["wall_s"] / rows[0]["wall_s"]
+    return rows
+
+
 # --- problems -------------------------------------------------------------------------------------
 
 def problems(quick: bool) -> dict[str, Callable[[int, int], list[dict]]]:
@@ -242,11 +266,14 @@ def problems(quick: bool) -> dict[str, Callable[[int, int], list[dict]]]:
     def map_speed(w, s):
         return run_map(10_000 if quick else 100_000, 200)
 
+    def svi_vs_nuts(w, s):
+        return run_svi_vs_nuts(w, s)
+
     def tall(w, s):
         return run_tall(100_000 if quick else 1_000_000, 100, w, s)
 
     return {"seed_gaussian": seed_gaussian, "seed_laplace": seed_laplace, "correlated": correlated,
-            "map": map_speed, "tall": tall}
+            "map": map_speed, "svi_vs_nuts": svi_vs_nuts, "tall": tall}
 
 
 def versions() -> dict[str, str]:

@@ -169,3 +169,15 @@ def test_input_not_modified():
     fit(X=X, y=y)
     np.testing.assert_array_equal(X, GOOD_X)
     np.testing.assert_array_equal(y, GOOD_Y)
+
+
+def test_finite_check_survives_an_overflowing_sum_and_counts_in_blocks() -> None:
+    # the sum of finite 1e308s overflows to inf: the exact (blockwise) count must still say 0
+    X = np.full((3000, 500), 1e308)
+    from bayeswd._validation import as_design
+
+    assert torch.equal(as_design(X)[0], torch.from_numpy(X))
+    X[5, 7] = np.nan
+    X[2999, 0] = -np.inf
+    with pytest.raises(ValueError, match=r"`X` must contain only finite values; got 2 NaN or inf entries"):
+        as_design(X)
