@@ -40,6 +40,7 @@ from bayeswd._nuts import (
     CollapsedLaplacePotential,
     LaplaceMixturePotential,
     LinearPotential,
+    one_thread_if_small,
     run_chain,
 )
 from bayeswd._validation import (
@@ -853,7 +854,8 @@ def _run_svi(
         return linear_regression_model(X_, y_, **model_kwargs)
 
     p = d + int(fit_intercept) + sum(k in cov for k in ("sigma", "tau"))
-    with pyro.get_param_store().scope(), _private_rng(X.device, seed), _quiet_pyro():
+    with pyro.get_param_store().scope(), _private_rng(X.device, seed), _quiet_pyro(), \
+            one_thread_if_small(X.device, p):
         guide = _make_guide(guide_name, model, init, p)
         guide(X, y)  # creates the parameters
         _init_guide_scales(guide, guide_name, cov, d, fit_intercept)
