@@ -249,6 +249,11 @@ prior with sigma known the posterior is gaussian in closed form (`method="exact"
 check the general-purpose methods: NUTS (Hamiltonian Monte Carlo) and SVI (a fitted variational
 approximation). Everything runs on the GPU when one is present (`device="cuda"`); draws come back on
 the CPU.
+
+NUTS runs on bayeswd's own sampler (`backend="bayeswd"`, the default): the same no-U-turn algorithm as
+Stan, on the potential energy of the Pyro model written out in torch, and preconditioned by the
+gaussian approximation of the posterior. `backend="pyro"` runs `pyro.infer.NUTS` on the Pyro model
+itself: same posterior, many times slower (the timings are in `docs/benchmarks.md`).
 """),
     ("params", """
 num_samples = 1000

@@ -174,6 +174,37 @@ def test_laplace_map_equals_sklearn_lasso(name):
     assert abs(fit.intercept - ref.intercept_) <= 1e-6 * abs(ref.intercept_)
 
 
+def tall_problem(n=3000, d=40, seed=1):
+    """n >> d: correlated columns with non-zero means (the intercept matters) and a sparse truth."""
+    gen = torch.Generator().manual_seed(seed)
+    Z = torch.randn(n, d, generator=gen, dtype=torch.float64)
+    X = Z + 0.6 * Z[:, :1] + 3.0
+    w = torch.zeros(d, dtype=torch.float64)
+    w[:8] = torch.linspace(1.0, 0.05, 8, dtype=torch.float64)
+    return X, X @ w + 1.5 + 0.5 * torch.randn(n, generator=gen, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_laplace_map_equals_sklearn_lasso_when_n_exceeds_d(fit_intercept):
+    """The proximal method iterates on the Gram statistics when n > d: the same exact lasso optimum."""
+    X, y = tall_problem()
+    (n, d), sigma, tau, b0 = X.shape, 0.5, 2e-3, 1.5
+    kw = {} if fit_intercept else {"fit_intercept": False, "intercept": b0}
+    fit = bw.map_fit(X, y, prior="laplace", sigma=sigma, tau=tau, **kw)
+    ref = Lasso(alpha=bw.lasso_alpha(sigma, tau, n), fit_intercept=fit_intercept, tol=1e-14,
+                max_iter=1_000_000).fit(X.numpy(), y.numpy() - (0.0 if fit_intercept else b0))
+    ref_b = ref.intercept_ if fit_intercept else b0
+    assert fit.converged and fit.optimality < 1e-8
+    assert 0 < np.count_nonzero(ref.coef_) < d
+    np.testing.assert_array_equal(fit.coef.numpy() == 0, ref.coef_ == 0)  # identical exact zeros
+    np.testing.assert_allclose(fit.coef.numpy(), ref.coef_, rtol=0, atol=1e-10 * np.abs(ref.coef_).max())
+    assert abs(fit.intercept - ref_b) <= 1e-10 * abs(ref_b)
+    kw_obj = dict(prior="laplace", sigma=sigma, tau=tau)
+    assert fit.objective == pytest.approx(bw.map_objective(X, y, fit.coef, fit.intercept, **kw_obj), rel=1e-13)
+    ref_obj = bw.map_objective(X, y, ref.coef_, ref_b, **kw_obj)
+    assert fit.objective <= ref_obj * (1 + 1e-13)  # the polished solution is the optimum
+
+
 def test_subgradient_close_in_objective_but_never_sparse():
     X, y = SEED.train.X, SEED.train.y
     kw = dict(prior="laplace", sigma=SEED.sigma, tau=SEED.tau_laplace)
@@ -199,6 +230,15 @@ def test_frozen_intercept(method):
     assert rel(fit.coef, ridge.coef_) < (1e-8 if method == "newton" else 1e-6)
 
 
+def test_frozen_intercept_when_n_exceeds_d():
+    X, y, sigma, tau = DIABETES
+    b0 = 100.0
+    fit = bw.map_fit(X, y, sigma=sigma, tau=tau, fit_intercept=False, intercept=b0)
+    ridge = Ridge(alpha=sigma**2 / tau**2, fit_intercept=False, solver="cholesky").fit(X.numpy(), y.numpy() - b0)
+    assert fit.converged and fit.intercept == b0
+    assert rel(fit.coef, ridge.coef_) < 1e-8
+
+
 def test_no_intercept_laplace():
     X, y = SEED.train.X, SEED.train.y
     n = X.shape[0]
@@ -220,6 +260,43 @@ def test_fast_hessian_equals_autograd_hessian_of_the_model(prior):
         for part in ("joint", "likelihood"):
             exact = _hessian(lambda th, part=part, prob=prob: prob.neg_log_density(th, part=part), theta)
             torch.testing.assert_close(prob.hessian(part=part), exact, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("prior", ["gaussian", "laplace"])
+def test_closed_form_gradient_and_gram_statistics_equal_the_model(prior, monkeypatch):
+    """The likelihood's gradient from the residual and the Gram statistics A^T A, A^T y0 (X read in
+    blocks of rows, the last one ragged) equal autograd of the model and the explicit [X 1]."""
+    from bayeswd import exact
+    from bayeswd import map as M
+
+    X, y = SEED.train.X[:, :30], SEED.train.y
+    n, d = X.shape
+    monkeypatch.setattr(M._Problem, "block_rows", lambda self: 7)  # blocks of 7, 7 and 6 rows
+    monkeypatch.setattr(exact, "_BLOCK_BYTES", 7 * d * X.element_size())  # the same in the Gram pass
+    for fit_intercept, b0 in ((True, 0.0), (False, 0.3)):
+        prob = M._Problem(X, y, prior, 0.3, 0.2, fit_intercept, b0)
+        theta = torch.linspace(-0.5, 0.45, prob.zeros().numel(), dtype=torch.float64)
+        for part in ("joint", "likelihood"):
+            g, r = prob.gradient(theta, part=part)
+            exact = M._grad(lambda th, part=part, prob=prob: prob.neg_log_density(th, part=part), theta)
+            torch.testing.assert_close(g, exact, rtol=1e-12, atol=1e-9)
+        b = theta[d] if fit_intercept else b0
+        torch.testing.assert_close(r, y - X @ theta[:d] - b, rtol=0, atol=1e-13)
+        A = torch.cat([X, torch.ones(n, 1, dtype=X.dtype)], 1) if fit_intercept else X
+        AtA, Aty = prob.gram()
+        torch.testing.assert_close(AtA, A.T @ A, rtol=1e-13, atol=1e-12)
+        torch.testing.assert_close(Aty, A.T @ (y - b0), rtol=1e-13, atol=1e-12)
+
+
+def test_lipschitz_constant_from_the_smaller_gram_matrix():
+    from bayeswd.map import _lipschitz_mse, _Problem
+
+    for X, y, *_ in (PROBLEMS["seed"], DIABETES):  # n < d and n > d
+        for fit_intercept in (True, False):
+            A = torch.cat([X, torch.ones(X.shape[0], 1, dtype=X.dtype)], 1) if fit_intercept else X
+            expected = 2 * float(torch.linalg.eigvalsh(A.T @ A).max()) / X.shape[0] + 0.5
+            prob = _Problem(X, y, "gaussian", 1.0, 1.0, fit_intercept, 0.0)
+            assert _lipschitz_mse(prob, 0.5) == pytest.approx(expected, rel=1e-10)
 
 
 def test_objective_is_the_model_negative_log_density_up_to_a_constant():

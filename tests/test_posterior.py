@@ -369,7 +369,7 @@ MATRIX = [
     ("gaussian-seed-nuts-pyro", _case_seed("nuts", **PYRO_SMALL), "mcse-short"),
     ("gaussian-corr-exact", _case_corr("exact", num_samples=1000), "mcse"),
     ("gaussian-corr-nuts", _case_corr("nuts", **NUTS_DEFAULT), "mcse"),
-    ("gaussian-corr-nuts-pyro", _case_corr("nuts", n=500, d=20, **PYRO_SMALL), "mcse"),
+    ("gaussian-corr-nuts-pyro", _case_corr("nuts", n=500, d=20, **PYRO_SMALL), "mcse-short"),
     ("gaussian-sigma-unknown-nuts", _case_sigma_unknown("bayeswd"), "mcse"),
     ("gaussian-sigma-unknown-nuts-pyro", _case_sigma_unknown("pyro"), "mcse"),
     ("laplace-d1-nuts", _case_laplace_tiny(1, "bayeswd"), "mcse"),
