@@ -23,7 +23,7 @@ import pandas as pd
 import pyro
 import pyro.distributions as dist
 import torch
-from pyro.infer import Trace_ELBO
+from pyro.infer import JitTrace_ELBO, Trace_ELBO
 from pyro.infer.autoguide import (
     AutoLowRankMultivariateNormal,
     AutoMultivariateNormal,
@@ -839,7 +839,7 @@ def _run_svi(
     model_kwargs: dict[str, Any], X: torch.Tensor, y: torch.Tensor,
     init: dict[str, torch.Tensor], cov: dict[str, torch.Tensor], *, guide_name: str,
     num_draws: int, seed: int, lr: float | None, max_steps: int, window: int | None,
-    rtol: float, num_decays: int, num_particles: int, progress_bar: bool,
+    rtol: float, num_decays: int, num_particles: int, progress_bar: bool, jit: bool = True,
 ) -> tuple[dict[str, torch.Tensor], np.ndarray, bool, dict[str, Any]]:
     d = X.shape[1]
     fit_intercept = bool(model_kwargs["fit_intercept"])
@@ -872,7 +872,12 @@ def _run_svi(
         }
         groups = [{"params": [prm], "lr": lr_of[nm]} for nm, prm in guide.named_parameters()]
         optimiser = torch.optim.Adam(groups)
-        elbo_fn = Trace_ELBO(num_particles=num_particles, vectorize_particles=False)
+        plain_elbo = Trace_ELBO(num_particles=num_particles, vectorize_particles=False)
+        # the ELBO traced once with torch.jit: ~1.6x faster steps on the seed problem; plain
+        # Trace_ELBO if tracing fails (the first step tells)
+        elbo_fn = JitTrace_ELBO(num_particles=num_particles, vectorize_particles=False,
+                                ignore_jit_warnings=True) if jit else plain_elbo
+        jit_used = jit
         losses: list[float] = []
         decays, converged, averaging = 0, False, False
         avg: dict[str, torch.Tensor] = {}
@@ -884,7 +889,14 @@ def _run_svi(
             bar = tqdm(total=max_steps, desc=f"SVI ({guide_name})")
         for step in range(1, max_steps + 1):
             optimiser.zero_grad()
-            loss = elbo_fn.differentiable_loss(model, guide, X, y)
+            if step == 1 and jit_used:
+                try:
+                    loss = elbo_fn.differentiable_loss(model, guide, X, y)
+                except Exception:  # noqa: BLE001  tracing can fail on exotic priors
+                    elbo_fn, jit_used = plain_elbo, False
+                    loss = elbo_fn.differentiable_loss(model, guide, X, y)
+            else:
+                loss = elbo_fn.differentiable_loss(model, guide, X, y)
             loss.backward()
             optimiser.step()
             losses.append(float(loss.detach()))
@@ -923,7 +935,7 @@ def _run_svi(
             bar.close()
         draws = _guide_draws(guide, guide_name, num_draws)
     info = {"guide": guide_name, "svi_steps": len(losses), "lr": lr, "svi_window": window,
-            "svi_rtol": rtol, "num_particles": num_particles}
+            "svi_rtol": rtol, "num_particles": num_particles, "jit": jit_used}
     return draws, -np.asarray(losses), converged, info
 
 
@@ -1064,11 +1076,11 @@ def sample_posterior(
         ``n > d``; preconditioned by the gaussian approximation of the posterior (a dense factor)
         times a diagonal adapted in Stan's warm-up windows. Many times faster than ``"pyro"``
         (see ``docs/benchmarks.md``). ``"pyro"``: ``pyro.infer.NUTS`` on the Pyro model itself
-        (``jit_compile`` and ``dense_mass`` apply to it only).
+        (``dense_mass`` applies to it only).
     jit_compile : bool, default True
-        NUTS (``backend="pyro"``): trace the potential energy with ``torch.jit`` once and
-        reuse it in every chain (falls back to plain autograd if tracing fails;
-        ``settings["jit"]`` says which ran).
+        NUTS with ``backend="pyro"``: trace the potential energy with ``torch.jit`` once and
+        reuse it in every chain. SVI: trace the ELBO once (``pyro.infer.JitTrace_ELBO``). Both
+        fall back to plain autograd if tracing fails; ``settings["jit"]`` says which ran.
     target_accept_prob : float, default 0.8
         NUTS step-size adaptation target.
     max_tree_depth : int, default 10
@@ -1254,7 +1266,7 @@ def sample_posterior(
                 model_kwargs, Xt, yt, init, cov, guide_name=guide_used,
                 num_draws=num_chains * num_samples, seed=seed, lr=lr, max_steps=max_steps,
                 window=window, rtol=rtol, num_decays=num_decays, num_particles=num_particles,
-                progress_bar=progress_bar,
+                progress_bar=progress_bar, jit=jit_compile,
             )
             raw = {k: v.reshape(num_chains, num_samples, *v.shape[1:]) for k, v in flat.items()}
         settings.update(info)
