@@ -174,6 +174,27 @@ class LinearPotential:
         r = torch.addmv(self._y, self._A, theta, alpha=-1.0)  # y - A theta
         return float(r.dot(r)), torch.mv(self._AT, r).neg_()
 
+    def _gaussian_likelihood(
+        self, q: torch.Tensor, ss: float, grad: torch.Tensor
+    ) -> tuple[float, float, float]:
+        """``(sigma, -log p(y | ...), log p(sigma) + log Jacobian)`` from the residual sum of squares.
+
+        ``-log p(y | ...) = n log sigma + ss / (2 sigma^2) + n/2 log 2 pi``; with ``sigma`` sampled
+        its coordinate's entry of ``grad`` is set.
+        """
+        if self.sigma_scale is None:
+            sigma, lp = self.sigma, 0.0
+        else:
+            sigma, dsig, lp, dlp = self.sigma_scale(float(q[self.i_sigma]))
+            grad[self.i_sigma] = (self.n / sigma - ss / sigma**3) * dsig - dlp
+        return sigma, self._const + self.n * math.log(sigma) + 0.5 * ss / (sigma * sigma), lp
+
+    def _tau_part(self, q: torch.Tensor) -> tuple[float, float, float, float]:
+        """``(tau, dtau/du, log p(tau) + log Jacobian, its derivative)``; zeros for a fixed tau."""
+        if self.tau_scale is None:
+            return self.tau, 0.0, 0.0, 0.0
+        return self.tau_scale(float(q[self.i_tau]))
+
     def __call__(self, q: torch.Tensor) -> tuple[float, torch.Tensor]:
         """``(U(q), dU/dq)``: potential energy (a float) and its gradient (a tensor like ``q``)."""
         theta = q[: self.k] if self.size != self.k else q
@@ -182,21 +203,11 @@ class LinearPotential:
             theta[self.d] -= self._shift
         ss, lik_grad = self._sum_sq(theta)
         grad = torch.empty_like(q)
-        u_value = 0.0  # log prior + log Jacobian of the sampled scales
-        # likelihood: n log sigma + ss / (2 sigma^2) + n/2 log 2 pi
-        if self.sigma_scale is None:
-            sigma = self.sigma
-        else:
-            sigma, dsig, lp, dlp = self.sigma_scale(float(q[self.i_sigma]))
-            u_value += lp
-            grad[self.i_sigma] = (self.n / sigma - ss / sigma**3) * dsig - dlp
+        sigma, value, lp_sigma = self._gaussian_likelihood(q, ss, grad)
         inv_s2 = 1.0 / (sigma * sigma)
-        value = self._const + self.n * math.log(sigma) + 0.5 * ss * inv_s2
         # prior on the weights (coef only: the intercept's prior is flat)
-        tau = self.tau if self.tau_scale is None else None
-        if self.tau_scale is not None:
-            tau, dtau, lp, dlp = self.tau_scale(float(q[self.i_tau]))
-            u_value += lp
+        tau, dtau, lp_tau, dlp = self._tau_part(q)
+        u_value = lp_sigma + lp_tau  # log priors + log Jacobians of the sampled scales
         coef = q[: self.k]
         if self.prior == "gaussian":
             wm = coef * self._wmask
@@ -259,25 +270,15 @@ class LaplaceMixturePotential(LinearPotential):
             theta[d] -= self._shift
         ss, lik_grad = self._sum_sq(theta)
         grad = torch.empty_like(q)
-        u_value = 0.0
-        if self.sigma_scale is None:
-            sigma = self.sigma
-        else:
-            sigma, dsig, lp, dlp = self.sigma_scale(float(q[self.i_sigma]))
-            u_value += lp
-            grad[self.i_sigma] = (self.n / sigma - ss / sigma**3) * dsig - dlp
+        sigma, value, lp_sigma = self._gaussian_likelihood(q, ss, grad)
         inv_s2 = 1.0 / (sigma * sigma)
-        if self.tau_scale is None:
-            tau = self.tau
-        else:
-            tau, dtau, lp, dlp = self.tau_scale(float(q[self.i_tau]))
-            u_value += lp
+        tau, dtau, lp_tau, dlp = self._tau_part(q)
+        u_value = lp_sigma + lp_tau
         lam = 0.5 / (tau * tau)
         v = e * e
         sum_v = float(v.sum())
-        value = (self._const + self.n * math.log(sigma) + 0.5 * ss * inv_s2
-                 + self._const_aux + 0.5 * float(a.dot(a))
-                 + lam * sum_v - float(u.sum()) - d * math.log(lam))
+        value += (self._const_aux + 0.5 * float(a.dot(a))
+                  + lam * sum_v - float(u.sum()) - d * math.log(lam))
         gw = lik_grad[:d].mul_(inv_s2)
         torch.addcmul(a, gw, e, out=grad[:d])
         if self.fit_intercept:
@@ -354,12 +355,7 @@ class CollapsedLaplacePotential(LinearPotential):
         xkx = (Wx * Wx).sum(0)  # x_j' K^-1 x_j
         grad = torch.empty_like(q)
         value = self._const_lik + 0.5 * logdet + 0.5 * quad
-        u_value = 0.0
-        if self.tau_scale is None:
-            tau = self.tau
-        else:
-            tau, dtau, lp, dlp = self.tau_scale(float(q[self.i_tau]))
-            u_value += lp
+        tau, dtau, u_value, dlp = self._tau_part(q)
         lam = 0.5 / (tau * tau)
         sum_v = float(v.sum())
         value += lam * sum_v - float(u.sum()) - d * math.log(lam)
