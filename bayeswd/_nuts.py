@@ -659,7 +659,6 @@ def _run_chain(
     adapt = _DualAveraging(eps, target_accept_prob)
     init, term, ends = _windows(num_warmup)
     ends_set = set(ends)
-    window_start = init
     w_mean = torch.zeros_like(x)
     w_m2 = torch.zeros_like(x)
     w_n = 0
@@ -689,7 +688,6 @@ def _run_chain(
                 w_mean.zero_()
                 w_m2.zero_()
                 w_n = 0
-                window_start = it + 1
             if it + 1 == num_warmup:
                 eps = adapt.final
         else:
@@ -699,7 +697,6 @@ def _run_chain(
             diverging[j] = divergent
         if progress is not None:
             progress()
-    del window_start
     return ChainResult(
         draws=draws, diverging=diverging, tree_depth=stats[:, 0].astype(np.int64),
         step_size=stats[:, 1].copy(), acceptance_rate=stats[:, 2].copy(),
