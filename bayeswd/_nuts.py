@@ -311,7 +311,6 @@ class CollapsedLaplacePotential(LinearPotential):
         self._X, self._XT, self._yv = X, X.T.contiguous(), y
         self._rhs = X.new_ones(n, d + 2)  # [X | r | 1] for one triangular solve
         self._rhs[:, :d] = X
-        self._eye = torch.eye(n, dtype=X.dtype, device=X.device)
         self._const_lik = 0.5 * n * _LOG_2PI
 
     def pack(self, values: dict[str, torch.Tensor]) -> torch.Tensor:
