@@ -310,3 +310,21 @@ def test_collapsed_conditional_draws_match_the_closed_form() -> None:
     c = torch.corrcoef(draws[:, :2].T)[0, 1]
     c_true = S[0, 1] / (sd[0] * sd[1])
     assert abs(float(c - c_true)) <= 4 * (1 - float(c_true) ** 2) / math.sqrt(N)
+
+
+def test_one_thread_guard_restores_the_callers_setting() -> None:
+    from bayeswd._nuts import one_thread_if_small
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with one_thread_if_small(torch.device("cpu"), 201):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with one_thread_if_small(torch.device("cpu"), 10**6):  # large: left alone
+            assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError), one_thread_if_small(torch.device("cpu"), 5):
+            raise RuntimeError("restored even on error")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
