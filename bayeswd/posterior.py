@@ -1074,9 +1074,12 @@ def sample_posterior(
         the model's potential written in torch, equal to the one Pyro derives from the model
         (tested in every configuration), on the sufficient statistics ``X^T X``, ``X^T y`` when
         ``n > d``; preconditioned by the gaussian approximation of the posterior (a dense factor)
-        times a diagonal adapted in Stan's warm-up windows. Many times faster than ``"pyro"``
-        (see ``docs/benchmarks.md``). ``"pyro"``: ``pyro.infer.NUTS`` on the Pyro model itself
-        (``dense_mass`` applies to it only).
+        times a diagonal adapted in Stan's warm-up windows. The laplace prior runs as its scale
+        mixture of normals (the density's kink at 0 would force tiny steps): with ``n <= d`` the
+        weights are integrated out, NUTS samples the mixing scales and the weights are drawn
+        exactly given them (``settings["parameterisation"]`` says which form ran). Many times
+        faster than ``"pyro"`` (see ``docs/benchmarks.md``). ``"pyro"``: ``pyro.infer.NUTS`` on
+        the Pyro model itself (``dense_mass`` applies to it only).
     jit_compile : bool, default True
         NUTS with ``backend="pyro"``: trace the potential energy with ``torch.jit`` once and
         reuse it in every chain. SVI: trace the ELBO once (``pyro.infer.JitTrace_ELBO``). Both
