@@ -60,6 +60,12 @@ def _common(p: argparse.ArgumentParser, default_out: str) -> None:
         default="both",
         help="posterior method(s) (default: both)",
     )
+    p.add_argument(
+        "--backend",
+        choices=["bayeswd", "pyro"],
+        default="bayeswd",
+        help="NUTS implementation: bayeswd's own sampler or pyro.infer.NUTS (default: bayeswd)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
@@ -173,7 +179,7 @@ def _settings(args: argparse.Namespace, priors: tuple[str, ...]) -> Any:
 
     methods = ("nuts", "svi") if args.method == "both" else (args.method,)
     base = AnalysisSettings.quick if args.quick else AnalysisSettings
-    return base(methods=methods, priors=priors)
+    return base(methods=methods, priors=priors, backend=args.backend)
 
 
 def run_demo(args: argparse.Namespace) -> Path:

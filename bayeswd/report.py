@@ -67,6 +67,7 @@ class AnalysisSettings:
     n_folds: int = 5
     methods: tuple[str, ...] = ("nuts", "svi")
     priors: tuple[str, ...] = ("gaussian", "laplace")
+    backend: str = "bayeswd"  # NUTS implementation, see sample_posterior
 
     @classmethod
     def quick(cls, **changes: Any) -> AnalysisSettings:
@@ -358,6 +359,7 @@ def run_analysis(
                 num_warmup=settings.num_warmup,
                 num_chains=settings.num_chains,
                 max_steps=settings.svi_max_steps,
+                backend=settings.backend,
                 seed=seed,
                 device=device,
                 progress_bar=False,
@@ -375,6 +377,7 @@ def run_analysis(
         num_samples=settings.num_samples,
         num_warmup=settings.num_warmup,
         num_chains=settings.num_chains,
+        backend=settings.backend,
         seed=seed,
         device=device,
         progress_bar=False,

@@ -64,6 +64,17 @@ def test_bad_option_value_exits_2(good_csv):
     assert "expected a positive number, got '-1'" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_backend_option_reaches_the_settings():
+    from bayeswd.cli import _settings, build_parser
+
+    args = build_parser().parse_args(["demo", "--quick", "--backend", "pyro", "--method", "nuts"])
+    settings = _settings(args, ("gaussian",))
+    assert (settings.backend, settings.methods, settings.num_chains) == ("pyro", ("nuts",), 2)
+    assert _settings(build_parser().parse_args(["demo"]), ("gaussian",)).backend == "bayeswd"
+    proc = run_cli("demo", "--backend", "stan")
+    assert proc.returncode == 2 and "invalid choice: 'stan'" in proc.stderr
+
+
 def test_help_lists_commands():
     proc = run_cli("--help")
     assert proc.returncode == 0 and "demo" in proc.stdout and "fit" in proc.stdout
