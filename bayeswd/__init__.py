@@ -28,7 +28,8 @@ from bayeswd.data import (
     synthetic_data,
     tall_problem,
 )
-from bayeswd.exact import GaussianPosterior, gaussian_log_marginal, gaussian_posterior
+from bayeswd.evidence import gaussian_log_marginal
+from bayeswd.exact import GaussianPosterior, gaussian_posterior
 from bayeswd.exceptions import BayeswdWarning, ConvergenceWarning, DiagnosticWarning
 from bayeswd.map import MAPResult, map_fit, map_objective
 from bayeswd.model import linear_regression_model, log_density

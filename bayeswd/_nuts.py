@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch.distributions import biject_to, transforms
 
-from bayeswd.exact import SufficientStats, sufficient_statistics
+from bayeswd.stats import SufficientStats, sufficient_statistics
 
 __all__ = [
     "CollapsedLaplacePotential",
@@ -96,7 +96,7 @@ class LinearPotential:
         Fixed value or prior of the scale.
     fit_intercept : bool
     stats : SufficientStats, optional
-        Precomputed :func:`bayeswd.exact.sufficient_statistics` (used when ``n > d + 1``).
+        Precomputed :func:`bayeswd.stats.sufficient_statistics` (used when ``n > d + 1``).
     """
 
     def __init__(

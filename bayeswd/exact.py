@@ -2,23 +2,23 @@
 
 With a gaussian prior ``w_j ~ Normal(0, tau^2)``, a flat intercept and a *known* noise sd
 ``sigma``, the posterior of ``theta = (w, b)`` is gaussian. These formulas are the oracle every
-sampler is tested against (DESIGN.md section 2) and the ``method="exact"`` of
+sampler is tested against (docs/mathematics.md, section 2) and the ``method="exact"`` of
 :func:`bayeswd.sample_posterior`.
 """
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import torch
 
+from bayeswd.stats import SufficientStats, sufficient_statistics
+
 __all__ = [
     "GaussianPosterior",
-    "SufficientStats",
-    "gaussian_log_marginal",
     "gaussian_posterior",
-    "sufficient_statistics",
+    "gaussian_posterior_from_stats",
+    "precision_and_shift",
 ]
 
 
@@ -41,81 +41,7 @@ class GaussianPosterior(NamedTuple):
     precision: torch.Tensor
 
 
-class SufficientStats(NamedTuple):
-    """What the gaussian likelihood needs of the data, from one pass over ``X``.
-
-    With ``A = [X 1]`` (``A = X`` without an intercept) and ``y_c = y - shift``:
-
-    Attributes
-    ----------
-    gram : torch.Tensor, shape (k, k)
-        ``A^T A``; with an intercept its last row and column are ``X^T 1`` and ``n``.
-    aty : torch.Tensor, shape (k,)
-        ``A^T y_c``.
-    yty : float
-        ``y_c^T y_c``.
-    shift : float
-        ``mean(y)`` with an intercept (the flat intercept absorbs it, so every formula is the
-        same for ``y`` and ``y_c`` and centring removes the cancellation in
-        ``y^T y - 2 t^T A^T y + t^T A^T A t`` when ``y`` sits far from 0), else 0.
-    n, d : int
-    fit_intercept : bool
-    """
-
-    gram: torch.Tensor
-    aty: torch.Tensor
-    yty: float
-    shift: float
-    n: int
-    d: int
-    fit_intercept: bool
-
-
-#: Rows of ``X`` per block in :func:`sufficient_statistics`: about 4 MB, so that a block read
-#: for ``X^T X`` is still in cache for ``X^T y`` and ``X^T 1`` (one pass over memory, measured
-#: as fast as ``X.T @ X`` alone on the tall problem, against 1.7x its time for three passes).
-_BLOCK_BYTES = 1 << 22
-
-
-def sufficient_statistics(X: torch.Tensor, y: torch.Tensor, fit_intercept: bool = True) -> SufficientStats:
-    """``A^T A``, ``A^T y_c`` and ``y_c^T y_c`` in one pass, without ``A = [X 1]`` or a copy of ``X``.
-
-    ``X`` is read once, in blocks of rows; the extra memory is ``O(d^2)`` plus one block.
-
-    Parameters
-    ----------
-    X : torch.Tensor, shape (n, d)
-    y : torch.Tensor, shape (n,)
-    fit_intercept : bool, default True
-
-    Returns
-    -------
-    SufficientStats
-    """
-    n, d = X.shape
-    shift = float(y.mean()) if fit_intercept else 0.0
-    k = d + int(fit_intercept)
-    gram = X.new_zeros(k, k)
-    aty = X.new_zeros(k)
-    xx, xy = gram[:d, :d], aty[:d]
-    colsum = X.new_zeros(d)
-    yc = y - shift if fit_intercept else y
-    rows = max(1, _BLOCK_BYTES // (X.element_size() * d))
-    for start in range(0, n, rows):
-        Xb = X[start:start + rows]
-        xx.addmm_(Xb.T, Xb)
-        xy.addmv_(Xb.T, yc[start:start + rows])
-        if fit_intercept:
-            colsum += Xb.sum(0)
-    if fit_intercept:
-        gram[:d, d] = colsum
-        gram[d, :d] = colsum
-        gram[d, d] = float(n)
-        aty[d] = float(yc.sum())
-    return SufficientStats(gram, aty, float(yc @ yc), shift, n, d, fit_intercept)
-
-
-def _precision_and_shift(
+def precision_and_shift(
     stats: SufficientStats, sigma: float, tau: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Precision of ``theta`` and ``A^T y_c / sigma^2`` (the centred problem, see SufficientStats)."""
@@ -127,7 +53,7 @@ def _precision_and_shift(
 
 def gaussian_posterior_from_stats(stats: SufficientStats, *, sigma: float, tau: float) -> GaussianPosterior:
     """:func:`gaussian_posterior` from precomputed :class:`SufficientStats`."""
-    precision, h = _precision_and_shift(stats, sigma, tau)
+    precision, h = precision_and_shift(stats, sigma, tau)
     chol = torch.linalg.cholesky(precision)
     mean = torch.cholesky_solve(h.unsqueeze(-1), chol).squeeze(-1)
     if stats.fit_intercept:
@@ -171,53 +97,4 @@ def gaussian_posterior(
     """
     return gaussian_posterior_from_stats(
         sufficient_statistics(X, y, fit_intercept), sigma=sigma, tau=tau
-    )
-
-
-def gaussian_log_marginal(
-    X: torch.Tensor, y: torch.Tensor, *, sigma: float, tau: float, fit_intercept: bool = True
-) -> float:
-    r"""Log marginal likelihood ``log p(y | sigma, tau)`` with ``w`` (and ``b``) integrated out.
-
-    .. math::
-
-        \log p(y) = -n\log\sigma - d\log\tau - \tfrac{n}{2}\log 2\pi
-        + \tfrac12 h^\top P^{-1} h - \tfrac12 \log\det P - \tfrac{\lVert y\rVert^2}{2\sigma^2}
-        + \tfrac{k}{2}\log 2\pi - \tfrac d2 \log 2\pi,
-
-    with ``h = A^T y / sigma^2`` and ``k`` the number of integrated coordinates. With a flat
-    intercept the result is defined up to the (sigma- and tau-free) constant of the improper prior
-    ``p(b) = 1``, so it is exact for comparing values of ``sigma`` and ``tau``.
-
-    Parameters
-    ----------
-    X, y : torch.Tensor
-        Data, shapes (n, d) and (n,).
-    sigma, tau : float
-        Noise sd and prior sd.
-    fit_intercept : bool, default True
-        Integrate a flat intercept out too.
-
-    Returns
-    -------
-    float
-    """
-    # log p(y) = log p(y - mean(y)) with a flat intercept
-    return gaussian_log_marginal_from_stats(
-        sufficient_statistics(X, y, fit_intercept), sigma=sigma, tau=tau
-    )
-
-
-def gaussian_log_marginal_from_stats(stats: SufficientStats, *, sigma: float, tau: float) -> float:
-    """:func:`gaussian_log_marginal` from precomputed :class:`SufficientStats`."""
-    n, d = stats.n, stats.d
-    precision, h = _precision_and_shift(stats, sigma, tau)
-    chol = torch.linalg.cholesky(precision)
-    quad = float(h @ torch.cholesky_solve(h.unsqueeze(-1), chol).squeeze(-1))
-    logdet = 2.0 * float(torch.log(torch.diagonal(chol)).sum())
-    k = precision.shape[0]
-    log2pi = math.log(2.0 * math.pi)
-    return (
-        -n * math.log(sigma) - d * math.log(tau) - 0.5 * n * log2pi - 0.5 * d * log2pi
-        + 0.5 * k * log2pi + 0.5 * quad - 0.5 * logdet - 0.5 * stats.yty / sigma**2
     )

@@ -35,9 +35,9 @@ from bayeswd._validation import (
     resolve_device,
 )
 from bayeswd.conventions import PRIORS, l1_subgradient_lambda, lam_from_tau, sgd_weight_decay
-from bayeswd.exact import _BLOCK_BYTES, sufficient_statistics
 from bayeswd.exceptions import ConvergenceWarning
 from bayeswd.model import log_density
+from bayeswd.stats import BLOCK_BYTES, sufficient_statistics
 
 __all__ = ["MAP_METHODS", "MAPResult", "map_fit", "map_objective"]
 
@@ -227,12 +227,12 @@ class _Problem:
     def block_rows(self) -> int:
         """Rows of ``X`` per block in :meth:`gradient` (the blocks of ``sufficient_statistics``)."""
         n, d = self.X.shape
-        return n if self.X.is_cuda else max(1, _BLOCK_BYTES // (self.X.element_size() * d))
+        return n if self.X.is_cuda else max(1, BLOCK_BYTES // (self.X.element_size() * d))
 
     def gram(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``A^T A`` and ``A^T y0`` (``y0 = y - b`` for a frozen intercept ``b``), computed once.
 
-        From :func:`bayeswd.exact.sufficient_statistics`: one pass over ``X`` in blocks of rows,
+        From :func:`bayeswd.stats.sufficient_statistics`: one pass over ``X`` in blocks of rows,
         ``[X 1]`` never materialised. Its ``A^T y_c`` is for ``y_c = y - mean(y)``; adding back
         ``mean(y) A^T 1`` (the last column of ``A^T A``) gives ``A^T y``.
         """

@@ -55,13 +55,10 @@ from bayeswd._validation import (
     resolve_device,
 )
 from bayeswd.conventions import PRIORS
-from bayeswd.exact import (
-    SufficientStats,
-    gaussian_posterior_from_stats,
-    sufficient_statistics,
-)
+from bayeswd.exact import gaussian_posterior_from_stats
 from bayeswd.exceptions import ConvergenceWarning, DiagnosticWarning
 from bayeswd.model import linear_regression_model
+from bayeswd.stats import SufficientStats, sufficient_statistics
 
 __all__ = [
     "FULLRANK_MAX_PARAMS",
@@ -437,7 +434,7 @@ def _evidence_mode(
     """
     from scipy.optimize import minimize
 
-    from bayeswd.exact import gaussian_log_marginal_from_stats
+    from bayeswd.evidence import gaussian_log_marginal_from_stats
 
     free_sigma = isinstance(sigma, torch.distributions.Distribution)
 
@@ -471,7 +468,7 @@ def _gaussian_start(
     (and its inverse ``"theta_precision"``)
     (the exact conjugate covariance at the starting scales; for the laplace prior the gaussian
     prior with the same variance ``2 tau^2``) and a variance for ``log sigma`` and ``log tau``.
-    ``stats`` (:func:`bayeswd.exact.sufficient_statistics`) saves a pass over ``X``.
+    ``stats`` (:func:`bayeswd.stats.sufficient_statistics`) saves a pass over ``X``.
     """
     if stats is None:
         stats = sufficient_statistics(X, y, fit_intercept)

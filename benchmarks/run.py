@@ -183,7 +183,7 @@ def run_map(n, d, seed=0):
 
 def run_tall(n, d, num_warmup, num_samples, small=10_000):
     """The tall problem: the one pass over X against torch's X.T @ X, then NUTS against n = ``small``."""
-    from bayeswd.exact import sufficient_statistics
+    from bayeswd.stats import sufficient_statistics
 
     data = bw.tall_problem(n=n, d=d)
     X, y = data.X, data.y

@@ -266,13 +266,13 @@ def test_fast_hessian_equals_autograd_hessian_of_the_model(prior):
 def test_closed_form_gradient_and_gram_statistics_equal_the_model(prior, monkeypatch):
     """The likelihood's gradient from the residual and the Gram statistics A^T A, A^T y0 (X read in
     blocks of rows, the last one ragged) equal autograd of the model and the explicit [X 1]."""
-    from bayeswd import exact
     from bayeswd import map as M
+    from bayeswd import stats as stats_mod
 
     X, y = SEED.train.X[:, :30], SEED.train.y
     n, d = X.shape
     monkeypatch.setattr(M._Problem, "block_rows", lambda self: 7)  # blocks of 7, 7 and 6 rows
-    monkeypatch.setattr(exact, "_BLOCK_BYTES", 7 * d * X.element_size())  # the same in the Gram pass
+    monkeypatch.setattr(stats_mod, "BLOCK_BYTES", 7 * d * X.element_size())  # the same in the Gram pass
     for fit_intercept, b0 in ((True, 0.0), (False, 0.3)):
         prob = M._Problem(X, y, prior, 0.3, 0.2, fit_intercept, b0)
         theta = torch.linspace(-0.5, 0.45, prob.zeros().numel(), dtype=torch.float64)

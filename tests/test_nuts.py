@@ -244,12 +244,12 @@ def test_backend_errors() -> None:
 @pytest.mark.parametrize("fit", [True, False])
 def test_sufficient_statistics_in_blocks(monkeypatch: pytest.MonkeyPatch, fit: bool) -> None:
     # blocks of 7 rows (and a remainder) must give A^T A, A^T y_c, y_c^T y_c of the whole data
-    import bayeswd.exact as exact
+    import bayeswd.stats as stats_mod
 
-    monkeypatch.setattr(exact, "_BLOCK_BYTES", 7 * 8 * 3)
+    monkeypatch.setattr(stats_mod, "BLOCK_BYTES", 7 * 8 * 3)
     n = 47
     X, y = _data(n, 3)
-    stats = exact.sufficient_statistics(X, y, fit)
+    stats = stats_mod.sufficient_statistics(X, y, fit)
     A = torch.cat([X, X.new_ones(n, 1)], 1) if fit else X
     yc = y - y.mean() if fit else y
     torch.testing.assert_close(stats.gram, A.T @ A, rtol=1e-12, atol=1e-12)
