@@ -31,6 +31,7 @@ from bayeswd.data import (
 from bayeswd.evidence import gaussian_log_marginal
 from bayeswd.exact import GaussianPosterior, gaussian_posterior
 from bayeswd.exceptions import BayeswdWarning, ConvergenceWarning, DiagnosticWarning
+from bayeswd.infer import NUTS, SVI, Exact, PyroNUTS
 from bayeswd.map import MAPResult, map_fit, map_objective
 from bayeswd.model import linear_regression_model, log_density
 from bayeswd.plots import (
@@ -61,11 +62,15 @@ __all__ = [
     "ConvergenceWarning",
     "DiagnosticWarning",
     "EvidenceResult",
+    "Exact",
     "GaussianPosterior",
     "MAPResult",
+    "NUTS",
     "Posterior",
     "PredictiveInterval",
+    "PyroNUTS",
     "RegressionData",
+    "SVI",
     "SeedProblem",
     "SelectionResult",
     "SweepResult",

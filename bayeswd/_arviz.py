@@ -7,6 +7,8 @@ from typing import Any
 import arviz as az
 import numpy as np
 
+__all__ = ["as_inference_data", "build_inference_data", "posterior_dims"]
+
 
 def _netcdf_attr(value: Any) -> Any:
     """Attributes must survive a netCDF round trip: no None, no bool, no nested containers."""
@@ -19,6 +21,18 @@ def _netcdf_attr(value: Any) -> Any:
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         return ",".join(value)
     return repr(value)
+
+
+def as_inference_data(obj: Any) -> az.InferenceData | None:
+    """``obj`` as InferenceData: itself, or its ``to_inference_data()``; ``None`` if it is neither.
+
+    The callers raise their own error (naming their argument) on ``None``.
+    """
+    if isinstance(obj, az.InferenceData):
+        return obj
+    if hasattr(obj, "to_inference_data"):
+        return obj.to_inference_data()
+    return None
 
 
 def posterior_dims(feature_names: tuple[str, ...]) -> tuple[dict[str, list[str]], dict[str, Any]]:

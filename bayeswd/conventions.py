@@ -17,6 +17,7 @@ Multiplying by ``2 sigma^2`` gives the "sum of squares" form ``||r||^2 + lam ||w
 ``lam = sigma^2 / tau^2`` (gaussian) or ``||r||^2 + lam1 ||w||_1`` with ``lam1 = 2 sigma^2 / tau``
 (laplace). Every other tool rescales that objective by ``1/n`` or ``1/2``; the functions here do the
 bookkeeping, each tested against the library it names. ``n`` is always the number of training rows.
+The derivation of every row: docs/mathematics.md, section 2.3.
 
 =============================================  ============================  ==========================
 tool and objective                              gaussian prior                laplace prior

@@ -1,4 +1,4 @@
-"""Data helpers: synthetic regression data and the benchmark problems of the design notes."""
+"""Data helpers: synthetic regression data and the benchmark problems (docs/mathematics.md, section 4)."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def synthetic_data(
 
 
 class SeedProblem(NamedTuple):
-    """The "seed" benchmark problem (DESIGN.md section 4): train and test sets plus its settings.
+    """The "seed" benchmark problem (docs/mathematics.md, section 4): train and test sets and settings.
 
     Attributes
     ----------
@@ -129,7 +129,7 @@ def seed_problem(
     Parameters
     ----------
     n_train, n_test, d : int
-        Sizes; the defaults are the design notes' problem.
+        Sizes; the defaults are the problem of docs/mathematics.md, section 4.
     weight_decay : float, default 3.0
         The SGD weight decay that fixes ``tau``.
     seed : int, default 0
@@ -152,6 +152,14 @@ def seed_problem(
     return SeedProblem(train, test, sigma, tau, tau / math.sqrt(2.0), float(weight_decay))
 
 
+def _sizes_and_generator(n: int, d: int, noise: float, seed: int) -> tuple[int, int, float, torch.Generator]:
+    """Validated ``(n, d, noise)`` of a random-weights problem, and its private seeded generator."""
+    n = check_positive_int(n, "n", minimum=2)
+    d = check_positive_int(d, "d")
+    noise = check_positive(noise, "noise")
+    return n, d, noise, torch.Generator().manual_seed(int(seed))
+
+
 def correlated_problem(
     *, n: int = 2000, d: int = 50, rho: float = 0.9, noise: float = 1.0, seed: int = 0
 ) -> RegressionData:
@@ -159,12 +167,9 @@ def correlated_problem(
 
     True weights are drawn from ``Normal(0, 1)`` (the problem's ``tau = 1``), ``b = 0``.
     """
-    n = check_positive_int(n, "n", minimum=2)
-    d = check_positive_int(d, "d")
     if not -1.0 < float(rho) < 1.0:
         raise ValueError(f"`rho` must lie in (-1, 1); got {rho!r}.")
-    noise = check_positive(noise, "noise")
-    gen = torch.Generator().manual_seed(int(seed))
+    n, d, noise, gen = _sizes_and_generator(n, d, noise, seed)
     z = torch.randn(n, d, generator=gen, dtype=DTYPE)
     X = torch.empty_like(z)
     X[:, 0] = z[:, 0]
@@ -187,7 +192,7 @@ def tall_problem(
     Parameters
     ----------
     n, d : int
-        Sizes; the defaults are the design notes' problem.
+        Sizes; the defaults are the problem of docs/mathematics.md, section 4.
     noise : float, default 1.0
     seed : int, default 0
 
@@ -195,10 +200,7 @@ def tall_problem(
     -------
     RegressionData
     """
-    n = check_positive_int(n, "n", minimum=2)
-    d = check_positive_int(d, "d")
-    noise = check_positive(noise, "noise")
-    gen = torch.Generator().manual_seed(int(seed))
+    n, d, noise, gen = _sizes_and_generator(n, d, noise, seed)
     w = torch.randn(d, generator=gen, dtype=DTYPE)
     X = torch.empty((n, d), dtype=DTYPE).normal_(generator=gen)
     y = torch.addmv(torch.full((n,), 0.5, dtype=DTYPE), X, w)

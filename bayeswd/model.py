@@ -4,6 +4,7 @@
 ``"coef"``), a flat (improper uniform) prior on the intercept ``b`` (site ``"intercept"``), and
 ``sigma`` and ``tau`` either fixed numbers or sampled (sites ``"sigma"`` and ``"tau"``) when given as
 distributions. MAP (:func:`bayeswd.map_fit`) and the samplers all evaluate this function's log density.
+The model and its log densities: docs/mathematics.md, section 2.1.
 """
 
 from __future__ import annotations

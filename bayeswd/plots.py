@@ -16,7 +16,7 @@ with a ``coef`` of length ``d``) are overlaid as reference markers.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -25,8 +25,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from bayeswd._arviz import as_inference_data
 from bayeswd._validation import _describe
-from bayeswd.selection import EvidenceResult, SelectionResult, SweepResult, _to_idata
+from bayeswd.selection import EvidenceResult, SelectionResult, SweepResult
 
 __all__ = [
     "plot_densities",
@@ -66,7 +67,12 @@ def _posteriors(posteriors: Any) -> dict[str, Any]:
         )
     out: dict[str, Any] = {}
     for name, obj in posteriors.items():
-        idata = _to_idata(obj, f"posteriors[{name!r}]")
+        idata = as_inference_data(obj)
+        if idata is None:
+            raise TypeError(
+                f"`posteriors[{name!r}]` must be an arviz.InferenceData or have a to_inference_data() "
+                f"method; got {_describe(obj)}."
+            )
         if "posterior" not in idata.groups() or "coef" not in idata.posterior:
             raise ValueError(
                 f"`posteriors[{name!r}]` must have a posterior variable 'coef'; got "
@@ -158,6 +164,32 @@ def _check_hdi(p: Any, name: str = "hdi_prob") -> float:
     if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 < float(p) < 1.0:
         raise ValueError(f"`{name}` must be a probability in (0, 1); got {_describe(p)}.")
     return float(p)
+
+
+class _Comparison(NamedTuple):
+    """The validated inputs of a plot that compares posteriors (and MAP fits) weight by weight."""
+
+    data: dict[str, Any]  # name -> InferenceData, in the caller's order
+    names: list[str]  # every feature name
+    idx: list[int]  # positions of the features to draw
+    map_coefs: dict[str, np.ndarray]  # name -> MAP weights
+    colors: list[str]  # one per posterior
+    dim: str  # the feature dimension of "coef"
+    prob: float  # the interval probability
+
+
+def _comparison(
+    posteriors: Any, maps: Any, features: Any, max_features: int | None, prob: Any,
+    prob_name: str = "hdi_prob",
+) -> _Comparison:
+    """Validate the arguments shared by the comparison plots (``max_features=None``: all)."""
+    data = _posteriors(posteriors)
+    prob = _check_hdi(prob, prob_name)
+    first = next(iter(data.values()))
+    names = _feature_names(first)
+    idx = _select_features(names, features, len(names) if max_features is None else max_features)
+    return _Comparison(data, names, idx, _map_coefs(maps, len(names)), _model_colors(len(data)),
+                       _feature_dim(first), prob)
 
 
 # --------------------------------------------------------------------------------------------
@@ -419,15 +451,9 @@ def plot_forest(
     """
     import arviz as az
 
-    data = _posteriors(posteriors)
-    hdi_prob = _check_hdi(hdi_prob)
-    first = next(iter(data.values()))
-    names = _feature_names(first)
-    idx = _select_features(names, features, max_features)
-    map_coefs = _map_coefs(maps, len(names))
+    data, names, idx, map_coefs, colors, dim, hdi_prob = _comparison(
+        posteriors, maps, features, max_features, hdi_prob)
     ax = _new_ax(ax, (7.0, 1.2 + 0.35 * len(idx) * (1 + len(data))))
-    colors = _model_colors(len(data))
-    dim = _feature_dim(first)
     az.plot_forest(
         list(data.values()), model_names=list(data), var_names=["coef"],
         coords={dim: [names[j] for j in idx]}, combined=True, hdi_prob=hdi_prob,
@@ -487,14 +513,8 @@ def plot_densities(
     """
     import arviz as az
 
-    data = _posteriors(posteriors)
-    hdi_prob = _check_hdi(hdi_prob)
-    first = next(iter(data.values()))
-    names = _feature_names(first)
-    idx = _select_features(names, features, max_features)
-    map_coefs = _map_coefs(maps, len(names))
-    colors = _model_colors(len(data))
-    dim = _feature_dim(first)
+    data, names, idx, map_coefs, colors, dim, hdi_prob = _comparison(
+        posteriors, maps, features, max_features, hdi_prob)
     subsets = [idata.posterior[["coef"]].isel({dim: idx}) for idata in data.values()]
     ncols = min(len(idx), 3)
     nrows = -(-len(idx) // ncols)
@@ -558,10 +578,8 @@ def plot_shrinkage(
     -------
     matplotlib.axes.Axes
     """
-    data = _posteriors(posteriors)
-    interval_prob = _check_hdi(interval_prob, "interval_prob")
-    first = next(iter(data.values()))
-    names = _feature_names(first)
+    data, names, idx, map_coefs, colors, _, interval_prob = _comparison(
+        posteriors, maps, features, None, interval_prob, "interval_prob")
     if isinstance(reference, torch.Tensor):
         reference = reference.detach().cpu().numpy()
     ref = np.asarray(reference, dtype=np.float64)
@@ -571,10 +589,7 @@ def plot_shrinkage(
         )
     if not isinstance(reference_label, str):
         raise TypeError(f"`reference_label` must be a string; got {_describe(reference_label)}.")
-    idx = _select_features(names, features, len(names))
-    map_coefs = _map_coefs(maps, len(names))
     ax = _new_ax(ax, (6.0, 5.5))
-    colors = _model_colors(len(data))
     q = [(1 - interval_prob) / 2, (1 + interval_prob) / 2]
     span = np.ptp(ref[idx]) if len(idx) > 1 else 0.0
     if span <= 0:  # equal reference weights: dodge relative to their size, not by an absolute 0.01

@@ -1,4 +1,6 @@
-"""Weight decay is a gaussian prior: the equivalence, printed on the seed problem of DESIGN.md.
+"""Weight decay is a gaussian prior: the equivalence, printed on the seed problem.
+
+The seed problem and the conventions: docs/mathematics.md, sections 4 and 2.3.
 
 Run: ``python examples/equivalence.py`` (needs scikit-learn, installed by the ``test`` extra).
 """

@@ -16,12 +16,13 @@ import torch
 from pyro.infer.autoguide.initialization import init_to_value
 from pyro.infer.mcmc.util import initialize_model
 
-from bayeswd._nuts import (
+from bayeswd.infer import NUTS, PyroNUTS
+from bayeswd.infer.adaptation import windows
+from bayeswd.infer.nuts import run_chain
+from bayeswd.infer.potentials import (
     CollapsedLaplacePotential,
     LaplaceMixturePotential,
     LinearPotential,
-    _windows,
-    run_chain,
 )
 from bayeswd.model import linear_regression_model
 from bayeswd.posterior import sample_posterior
@@ -175,7 +176,7 @@ def test_laplace_mixture_marginalises_to_the_model(sigma_kind, tau_kind, fit, n)
 def test_warmup_windows(num_warmup: int) -> None:
     # Stan's schedule: an initial buffer, doubling metric windows, the last stretched to reach
     # the terminal buffer; short warm-ups (< 20) adapt the step size only.
-    init, term, ends = _windows(num_warmup)
+    init, term, ends = windows(num_warmup)
     if num_warmup < 20:
         assert ends == []
         return
@@ -216,17 +217,16 @@ def test_run_chain_on_a_correlated_gaussian() -> None:
 
 def test_backends_share_the_result_layout_and_seeds_reproduce() -> None:
     X, y = _data(30, 3)
-    kw = dict(sigma=None, tau=1.0, num_samples=30, num_warmup=30, num_chains=2, seed=7,
-              progress_bar=False)
+    kw = dict(sigma=None, tau=1.0, num_samples=30, num_chains=2, seed=7, progress_bar=False)
     import warnings
 
     from bayeswd.exceptions import DiagnosticWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DiagnosticWarning)  # 30 draws: too few, on purpose
-        a = sample_posterior(X, y, **kw)
-        b = sample_posterior(X, y, **kw)
-        c = sample_posterior(X, y, backend="pyro", **kw)
+        a = sample_posterior(X, y, method=NUTS(num_warmup=30), **kw)
+        b = sample_posterior(X, y, method=NUTS(num_warmup=30), **kw)
+        c = sample_posterior(X, y, method=PyroNUTS(num_warmup=30), **kw)
     assert a.settings["backend"] == "bayeswd" and c.settings["backend"] == "pyro"
     for k in a.samples:
         assert a.samples[k].shape == c.samples[k].shape
@@ -313,7 +313,7 @@ def test_collapsed_conditional_draws_match_the_closed_form() -> None:
 
 
 def test_one_thread_guard_restores_the_callers_setting() -> None:
-    from bayeswd._nuts import one_thread_if_small
+    from bayeswd.infer.runtime import one_thread_if_small
 
     before = torch.get_num_threads()
     try:

@@ -9,20 +9,16 @@ posterior_predictive "obs" and observed_data "obs".
 
 from __future__ import annotations
 
-import matplotlib
+import arviz as az
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import arviz as az  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-import bayeswd  # noqa: E402
-from bayeswd.plots import (  # noqa: E402
+import bayeswd
+from bayeswd.plots import (
     plot_densities,
     plot_forest,
     plot_lam_selection,
@@ -30,7 +26,7 @@ from bayeswd.plots import (  # noqa: E402
     plot_shrinkage,
     plot_sweep,
 )
-from bayeswd.selection import (  # noqa: E402
+from bayeswd.selection import (
     compare_priors,
     cv_curve,
     lam_from_draws,

@@ -30,8 +30,10 @@ import torch
 from scipy.special import roots_legendre
 
 from bayeswd.data import correlated_problem, seed_problem, synthetic_data
-from bayeswd.exact import gaussian_log_marginal, gaussian_posterior
+from bayeswd.evidence import gaussian_log_marginal
+from bayeswd.exact import gaussian_posterior
 from bayeswd.exceptions import ConvergenceWarning, DiagnosticWarning
+from bayeswd.infer import NUTS, SVI, PyroNUTS
 from bayeswd.posterior import Posterior, PredictiveInterval, sample_posterior
 
 K = 4.0  # MCSE multiple, see the module docstring
@@ -309,7 +311,11 @@ def _laplace_seed_oracle(d: int = 200) -> Oracle:
     return _LAPLACE_SEED_CACHE[d]
 
 
-def _case_seed(method: str, **kw: Any) -> Callable[[], tuple]:
+def _nuts(backend: str, **kw: Any) -> NUTS | PyroNUTS:
+    return (PyroNUTS if backend == "pyro" else NUTS)(**kw)
+
+
+def _case_seed(method: Any, **kw: Any) -> Callable[[], tuple]:
     def build() -> tuple:
         X, y, p = _seed()
         return X, y, dict(sigma=p.sigma, tau=p.tau, method=method, **kw), exact_oracle(
@@ -317,7 +323,7 @@ def _case_seed(method: str, **kw: Any) -> Callable[[], tuple]:
     return build
 
 
-def _case_corr(method: str, n: int = 2000, d: int = 50, **kw: Any) -> Callable[[], tuple]:
+def _case_corr(method: Any, n: int = 2000, d: int = 50, **kw: Any) -> Callable[[], tuple]:
     def build() -> tuple:
         X, y = _correlated(n, d)
         return X, y, dict(sigma=1.0, tau=1.0, method=method, **kw), exact_oracle(X, y, 1.0, 1.0)
@@ -329,21 +335,21 @@ def _case_sigma_unknown(backend: str) -> Callable[[], tuple]:
         X, y = _tiny(3, n=30)
         # default sigma prior: HalfNormal(scale = sd(y)) (see sample_posterior's docstring)
         oracle = sigma_quadrature_oracle(X, y, tau=1.0, sigma_prior_scale=float(y.std()))
-        return X, y, dict(sigma=None, tau=1.0, method="nuts", num_samples=1000, num_warmup=500,
-                          num_chains=2, backend=backend), oracle
+        return X, y, dict(sigma=None, tau=1.0, method=_nuts(backend, num_warmup=500),
+                          num_samples=1000, num_chains=2), oracle
     return build
 
 
 def _case_laplace_tiny(d: int, backend: str) -> Callable[[], tuple]:
     def build() -> tuple:
         X, y = _tiny(d)
-        return X, y, dict(prior="laplace", sigma=0.5, tau=0.3, method="nuts", num_samples=1000,
-                          num_warmup=500, num_chains=2, backend=backend), laplace_quadrature_oracle(
+        return X, y, dict(prior="laplace", sigma=0.5, tau=0.3, method=_nuts(backend, num_warmup=500),
+                          num_samples=1000, num_chains=2), laplace_quadrature_oracle(
             X, y, 0.5, 0.3)
     return build
 
 
-def _case_laplace_seed(method: str, d: int = 200, **kw: Any) -> Callable[[], tuple]:
+def _case_laplace_seed(method: Any, d: int = 200, **kw: Any) -> Callable[[], tuple]:
     def build() -> tuple:
         X, y, p = _seed(d)
         return X, y, dict(prior="laplace", sigma=p.sigma, tau=p.tau_laplace, method=method,
@@ -351,11 +357,11 @@ def _case_laplace_seed(method: str, d: int = 200, **kw: Any) -> Callable[[], tup
     return build
 
 
-NUTS_SMALL = dict(num_samples=500, num_warmup=500, num_chains=2)
-PYRO_SMALL = dict(NUTS_SMALL, backend="pyro")
+# Pyro's NUTS, 2 chains of 500 + 500
+PYRO_SMALL = dict(method=PyroNUTS(num_warmup=500), num_samples=500, num_chains=2)
 # sample_posterior's defaults (4 chains of 1000 + 1000): the R-hat <= 1.01 warning over ~200
 # coordinates needs the 4 chains; 2 chains of near-independent draws cross it by chance
-NUTS_DEFAULT = dict(num_samples=1000, num_warmup=1000, num_chains=4)
+NUTS_DEFAULT = dict(method=NUTS(num_warmup=1000), num_samples=1000, num_chains=4)
 
 # (id, case builder, check): "mcse" = means and sds within K MCSE of the oracle;
 # "svi" = means within 0.1 oracle sd and sds within 10 %, plus K MCSE of the guide's draws;
@@ -365,11 +371,11 @@ NUTS_DEFAULT = dict(num_samples=1000, num_warmup=1000, num_chains=4)
 # size; the "-pyro" rows run Pyro's NUTS, on smaller variants where it takes minutes.
 MATRIX = [
     ("gaussian-seed-exact", _case_seed("exact", num_samples=1000), "mcse"),
-    ("gaussian-seed-nuts", _case_seed("nuts", **NUTS_DEFAULT), "mcse"),
-    ("gaussian-seed-nuts-pyro", _case_seed("nuts", **PYRO_SMALL), "mcse-short"),
+    ("gaussian-seed-nuts", _case_seed(**NUTS_DEFAULT), "mcse"),
+    ("gaussian-seed-nuts-pyro", _case_seed(**PYRO_SMALL), "mcse-short"),
     ("gaussian-corr-exact", _case_corr("exact", num_samples=1000), "mcse"),
-    ("gaussian-corr-nuts", _case_corr("nuts", **NUTS_DEFAULT), "mcse"),
-    ("gaussian-corr-nuts-pyro", _case_corr("nuts", n=500, d=20, **PYRO_SMALL), "mcse-short"),
+    ("gaussian-corr-nuts", _case_corr(**NUTS_DEFAULT), "mcse"),
+    ("gaussian-corr-nuts-pyro", _case_corr(n=500, d=20, **PYRO_SMALL), "mcse-short"),
     ("gaussian-sigma-unknown-nuts", _case_sigma_unknown("bayeswd"), "mcse"),
     ("gaussian-sigma-unknown-nuts-pyro", _case_sigma_unknown("pyro"), "mcse"),
     ("laplace-d1-nuts", _case_laplace_tiny(1, "bayeswd"), "mcse"),
@@ -382,10 +388,10 @@ MATRIX = [
     # with 2 chains of 300 + 300 was dropped: at an ESS of a few dozen per chain ArviZ's MCSE of
     # the sd is itself unreliable (the row failed at 4.6 "MCSE" once the start moved slightly).
     # The Pyro backend's laplace rows are d = 1 and 2, against quadrature, with long chains.
-    ("laplace-seed-nuts", _case_laplace_seed("nuts", **NUTS_DEFAULT), "mcse"),
+    ("laplace-seed-nuts", _case_laplace_seed(**NUTS_DEFAULT), "mcse"),
     ("gaussian-seed50-svi-fullrank", None, "svi"),
     # the default lr and window of a non-gaussian posterior (0.05, 500; see the docstring)
-    ("laplace-seed-svi-fullrank", _case_laplace_seed("svi", guide="fullrank", num_samples=1000),
+    ("laplace-seed-svi-fullrank", _case_laplace_seed(SVI(guide="fullrank"), num_samples=1000),
      "svi-laplace"),
 ]
 
@@ -394,7 +400,7 @@ def _case_svi_gaussian() -> tuple:
     # d = 50 variant of the seed problem (still n = 20 < d): a full-rank guide over 201
     # coordinates costs ~20k parameters and several times the CI time of this one.
     X, y, p = _seed(50)
-    return X, y, dict(sigma=p.sigma, tau=p.tau, method="svi", guide="fullrank",
+    return X, y, dict(sigma=p.sigma, tau=p.tau, method=SVI(guide="fullrank"),
                       num_samples=2500), exact_oracle(X, y, p.sigma, p.tau)
 
 
@@ -505,7 +511,7 @@ def test_meanfield_guide_is_underdispersed(record_property) -> None:
     # that: its sds within 10 % (+ K MCSE of the draws) of 1/sqrt(P_ii), all below the exact sds.
     X, y, p = _seed(50)
     exact = gaussian_posterior(X, y, sigma=p.sigma, tau=p.tau)
-    post = sample_posterior(X, y, sigma=p.sigma, tau=p.tau, method="svi", guide="meanfield",
+    post = sample_posterior(X, y, sigma=p.sigma, tau=p.tau, method=SVI(guide="meanfield"),
                             num_samples=1000, seed=2, **QUIET)
     draws = theta_draws(post)
     sd = draws.std((0, 1), ddof=1)
@@ -532,8 +538,8 @@ def small_nuts() -> Posterior:
     # full Bayes over sigma and tau: the hierarchical prior has a funnel near tau = 0, hence
     # a higher acceptance target (the default 0.8 gives a few divergences, which warn)
     return sample_posterior(cols, y.numpy(), sigma=None, tau=None, num_samples=600,
-                            num_warmup=400, num_chains=2, seed=0, progress_bar=False,
-                            target_accept_prob=0.95)
+                            method=NUTS(num_warmup=400, target_accept_prob=0.95), num_chains=2,
+                            seed=0, progress_bar=False)
 
 
 def test_samples_layout_and_settings(small_nuts: Posterior) -> None:
@@ -606,11 +612,11 @@ def test_predict_mean_and_interval(small_nuts: Posterior) -> None:
 
 
 @pytest.mark.parametrize(("method", "kw"), [
-    ("nuts", dict(num_samples=50, num_warmup=50, num_chains=2)),
-    ("svi", dict(num_samples=50, max_steps=300)),
+    (NUTS(num_warmup=50), dict(num_samples=50, num_chains=2)),
+    (SVI(max_steps=300), dict(num_samples=50)),
     ("exact", dict(num_samples=50)),
-])
-def test_same_seed_same_draws(method: str, kw: dict) -> None:
+], ids=["nuts", "svi", "exact"])
+def test_same_seed_same_draws(method: Any, kw: dict) -> None:
     X, y = _tiny(2, n=20)
     runs = []
     for seed in (7, 7, 8):
@@ -643,32 +649,33 @@ def test_global_rng_and_param_store_untouched() -> None:
 def test_diagnostic_warning_points_at_caller() -> None:
     X, y = _tiny(2, n=20)
     with pytest.warns(DiagnosticWarning, match="bulk ESS") as rec:
-        sample_posterior(X, y, sigma=0.5, tau=1.0, num_samples=20, num_warmup=20, num_chains=2,
-                         **QUIET)
+        sample_posterior(X, y, sigma=0.5, tau=1.0, num_samples=20, method=NUTS(num_warmup=20),
+                         num_chains=2, **QUIET)
     assert any(w.filename == __file__ for w in rec)
 
 
 def test_svi_warns_when_elbo_not_converged() -> None:
     X, y = _tiny(2, n=20)
     with pytest.warns(ConvergenceWarning, match="SVI stopped after 50 steps") as rec:
-        post = sample_posterior(X, y, sigma=0.5, tau=1.0, method="svi", max_steps=50,
+        post = sample_posterior(X, y, sigma=0.5, tau=1.0, method=SVI(max_steps=50),
                                 num_samples=10, **QUIET)
     assert rec[0].filename == __file__
     assert not post.converged and post.elbo.shape == (50,)
 
 
-@pytest.mark.parametrize(("kwargs", "lr", "window"), [
-    (dict(sigma=0.5, tau=1.0), 0.002, 100),  # gaussian posterior: the guide starts at it
-    (dict(sigma=0.5, tau=1.0, guide="meanfield"), 0.002, 100),
-    (dict(prior="laplace", sigma=0.5, tau=1.0), 0.05, 500),
-    (dict(sigma=None, tau=1.0), 0.05, 500),
-    (dict(prior="laplace", sigma=0.5, tau=1.0, lr=0.01, window=50), 0.01, 50),
+@pytest.mark.parametrize(("kwargs", "svi", "lr", "window"), [
+    (dict(sigma=0.5, tau=1.0), {}, 0.002, 100),  # gaussian posterior: the guide starts at it
+    (dict(sigma=0.5, tau=1.0), dict(guide="meanfield"), 0.002, 100),
+    (dict(prior="laplace", sigma=0.5, tau=1.0), {}, 0.05, 500),
+    (dict(sigma=None, tau=1.0), {}, 0.05, 500),
+    (dict(prior="laplace", sigma=0.5, tau=1.0), dict(lr=0.01, window=50), 0.01, 50),
 ])
-def test_svi_default_lr_and_window(kwargs: dict, lr: float, window: int) -> None:
+def test_svi_default_lr_and_window(kwargs: dict, svi: dict, lr: float, window: int) -> None:
     X, y = _tiny(2, n=20)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # 10 steps: only the settings matter
-        post = sample_posterior(X, y, method="svi", max_steps=10, num_samples=10, **kwargs, **QUIET)
+        post = sample_posterior(X, y, method=SVI(max_steps=10, **svi), num_samples=10, **kwargs,
+                                **QUIET)
     assert post.settings["lr"] == lr and post.settings["svi_window"] == window
 
 
@@ -739,16 +746,17 @@ def test_cuda_matches_cpu(method: str) -> None:
 
 def test_undefined_diagnostics_warn_instead_of_crashing():
     """Constant or non-finite draws give NaN R-hat/ESS: one DiagnosticWarning, no numpy RuntimeWarning."""
-    from bayeswd.posterior import _warn_diagnostics
+    from bayeswd.infer.diagnostics import warn_diagnostics
 
     diag = {"rhat": {"tau": np.array([np.nan])}, "ess_bulk": {"tau": np.array([np.nan]), "coef": np.array([500.0])}}
     with pytest.warns(DiagnosticWarning, match=r"bulk ESS undefined for some parameters"):
-        _warn_diagnostics(diag, {"diverging": np.zeros((2, 10))}, 2)
+        warn_diagnostics(diag, {"diverging": np.zeros((2, 10))}, 2)
 
 
 # the runs are deliberately tiny: their diagnostic and convergence warnings are expected here
 @pytest.mark.filterwarnings("ignore::bayeswd.exceptions.BayeswdWarning")
-@pytest.mark.parametrize("method", ["nuts", "svi", "exact"])
+@pytest.mark.parametrize("method", [NUTS(num_warmup=20), SVI(max_steps=200), "exact"],
+                         ids=["nuts", "svi", "exact"])
 def test_caller_random_state_untouched(method):
     """torch, numpy and Python's ``random`` global states are the same before and after."""
     import random
@@ -761,8 +769,8 @@ def test_caller_random_state_untouched(method):
     torch.manual_seed(123)
     np.random.seed(123)  # noqa: NPY002
     random.seed(123)
-    sample_posterior(data.X, data.y, sigma=0.3, tau=1.0, method=method, num_samples=20, num_warmup=20,
-                     num_chains=1, max_steps=200, progress_bar=False, device="cpu")
+    sample_posterior(data.X, data.y, sigma=0.3, tau=1.0, method=method, num_samples=20,
+                     num_chains=1, progress_bar=False, device="cpu")
     assert (torch.rand(1).item(), np.random.rand(), random.random()) == expected  # noqa: NPY002
 
 
@@ -779,7 +787,8 @@ def test_posterior_owns_its_data():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"dense_mass": "no"}, TypeError, r"`dense_mass` must be True or False; got 'no'"),
+        ({"method": "nuts", "backend": "pyro", "dense_mass": "no"}, TypeError,
+         r"`dense_mass` must be True or False; got 'no'"),
         ({"progress_bar": 1}, TypeError, r"`progress_bar` must be True or False; got 1"),
         ({"seed": -1}, ValueError, r"`seed` must be a non-negative integer; got -1"),
         ({"sigma": dist.Normal(0.0, 1.0)}, ValueError, r"`sigma` as a prior must have positive support"),

@@ -22,6 +22,7 @@ import torch
 from scipy import stats
 
 from bayeswd.exceptions import DiagnosticWarning
+from bayeswd.infer import NUTS
 from bayeswd.posterior import sample_posterior
 
 REPLICATIONS = 100
@@ -65,8 +66,7 @@ def test_sbc_ranks_are_uniform(prior: str, n: int, d: int, record_property) -> N
             warnings.filterwarnings("ignore", message="NUTS diagnostics", category=DiagnosticWarning)
             post = sample_posterior(
                 X, y, prior=prior, sigma=sigma, tau=tau, fit_intercept=False, num_chains=1,
-                num_warmup=100, num_samples=DRAWS * THIN, seed=r, progress_bar=False,
-                jit_compile=False,
+                method=NUTS(num_warmup=100), num_samples=DRAWS * THIN, seed=r, progress_bar=False,
             )
         draws = post.samples["coef"][0, ::THIN].numpy()  # (DRAWS, d)
         ranks.append((draws < w).sum(0))

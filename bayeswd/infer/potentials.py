@@ -1,46 +1,34 @@
-"""bayeswd's own NUTS: the model's potential in plain torch and a lean sampler loop.
+"""The potential energy of the bayeswd model in plain torch, in closed form.
 
-Pyro's NUTS re-traces the Pyro model and walks dicts of tensors at every leapfrog step: about
-0.6 ms of Python per step, whatever the size of the problem. For the linear-regression model the
-potential energy and its gradient have short closed forms, so this module
+:func:`bayeswd.model.linear_regression_model` defines the model; these classes write its potential
+energy ``U(q) = -log p(y, latents)`` in unconstrained coordinates ``q`` and its gradient directly,
+so that a leapfrog step costs a dozen torch operations instead of a trace of the Pyro model
+(``tests/test_nuts.py`` checks value and gradient against the potential Pyro derives from the
+model, in every configuration):
 
-* writes the potential of :func:`bayeswd.model.linear_regression_model` in unconstrained
-  coordinates directly in torch (:class:`LinearPotential`), on the design matrix when ``n <= d``
-  and on the sufficient statistics ``A^T A``, ``A^T y``, ``y^T y`` (``A = [X 1]``) when ``n > d``,
-  so that a gradient costs ``O(min(n, d) d)`` (the test suite checks value and gradient against
-  the potential Pyro derives from the model, in every configuration);
-* preconditions with the gaussian approximation of the posterior (``q = mu + L diag(s) x``: a
-  dense, fixed factor ``L`` and a diagonal ``s`` adapted in Stan's windows during warm-up);
-* runs the multinomial NUTS of Stan (Betancourt 2017: biased progressive sampling, the
-  generalised no-U-turn criterion with the extra checks across merged subtrees, dual-averaging
-  step size) in a loop with about a dozen torch operations per leapfrog step.
+* :class:`LinearPotential`: the model as written, on the design matrix when ``n <= d`` and on
+  the sufficient statistics ``A^T A``, ``A^T y``, ``y^T y`` (``A = [X 1]``) when ``n > d``, so a
+  gradient costs ``O(min(n, d) d)``;
+* :class:`LaplaceMixturePotential`: the laplace prior as a non-centred scale mixture of normals;
+* :class:`CollapsedLaplacePotential`: the same with the weights integrated out (``n <= d``).
+
+The mathematics is in ``docs/mathematics.md`` (the laplace scale mixture and the collapsed form).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from torch.distributions import biject_to, transforms
 
 from bayeswd.stats import SufficientStats, sufficient_statistics
 
-__all__ = [
-    "CollapsedLaplacePotential",
-    "LaplaceMixturePotential",
-    "LinearPotential",
-    "one_thread_if_small",
-    "run_chain",
-]
+__all__ = ["CollapsedLaplacePotential", "LaplaceMixturePotential", "LinearPotential"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
-_MAX_DELTA_H = 1000.0  # Stan's divergence threshold on the energy error
-_ONE_THREAD_MAX = 2000  # latent coordinates up to which a CPU chain runs on one thread
+
 
 
 class _Scale:
@@ -399,305 +387,3 @@ class CollapsedLaplacePotential(LinearPotential):
         rhs = r - a @ self._XT - sigma.unsqueeze(-1) * e
         omega = torch.cholesky_solve(rhs.unsqueeze(-1), torch.linalg.cholesky(K)).squeeze(-1)
         return a + v * (omega @ self._X)
-
-
-# --------------------------------------------------------------------------------------------
-# the sampler
-
-
-@dataclass
-class ChainResult:
-    """Draws (unconstrained, shape (num_samples, P)) and per-draw statistics of one chain."""
-
-    draws: torch.Tensor
-    diverging: np.ndarray
-    tree_depth: np.ndarray
-    step_size: np.ndarray
-    acceptance_rate: np.ndarray
-    num_steps: np.ndarray
-    inv_metric: torch.Tensor
-
-
-def _windows(num_warmup: int) -> tuple[int, int, list[int]]:
-    """Stan's warm-up schedule: (init buffer, term buffer, ends of the metric windows)."""
-    init, term, base = 75, 50, 25
-    if num_warmup < 20:
-        return num_warmup, 0, []
-    if init + term + base > num_warmup:
-        init, term = int(0.15 * num_warmup), int(0.1 * num_warmup)
-        base = num_warmup - init - term
-    ends, start, size = [], init, base
-    while True:
-        end = start + size
-        if end + 2 * size > num_warmup - term:  # the next window would not fit: stretch this one
-            ends.append(num_warmup - term)
-            break
-        ends.append(end)
-        start, size = end, 2 * size
-    return init, term, ends
-
-
-class _DualAveraging:
-    """Nesterov dual averaging of the log step size (Hoffman and Gelman 2014; Stan's constants)."""
-
-    def __init__(self, step: float, target: float) -> None:
-        self.target = target
-        self.restart(step)
-
-    def restart(self, step: float) -> None:
-        self.mu, self.t, self.h_bar, self.log_bar = math.log(10.0 * step), 0, 0.0, 0.0
-
-    def update(self, accept: float) -> float:
-        gamma, t0, kappa = 0.05, 10.0, 0.75
-        self.t += 1
-        eta = 1.0 / (self.t + t0)
-        self.h_bar = (1.0 - eta) * self.h_bar + eta * (self.target - accept)
-        log_step = self.mu - math.sqrt(self.t) / gamma * self.h_bar
-        w = self.t ** (-kappa)
-        self.log_bar = w * log_step + (1.0 - w) * self.log_bar
-        return math.exp(log_step)
-
-    @property
-    def final(self) -> float:
-        return math.exp(self.log_bar)
-
-
-class _Sampler:
-    """Multinomial NUTS on ``U(mu + L diag(s) x)`` with identity mass in ``x``."""
-
-    def __init__(
-        self, potential: Callable[[torch.Tensor], tuple[float, torch.Tensor]], mu: torch.Tensor,
-        L: torch.Tensor, gen: torch.Generator, rng: np.random.Generator, max_tree_depth: int,
-    ) -> None:
-        self.potential, self.mu, self.L = potential, mu, L
-        self.gen, self.rng, self.max_depth = gen, rng, max_tree_depth
-        # a diagonal factor (e.g. the laplace scale mixture) is applied elementwise: a dense
-        # matrix-vector product over a few hundred coordinates costs more than the potential
-        self.diagonal = bool(torch.equal(L, torch.diag(L.diagonal())))
-        self.set_scale(torch.ones_like(mu))
-
-    def set_scale(self, s: torch.Tensor) -> None:
-        self.s = s
-        if self.diagonal:
-            self.Ls = self.L.diagonal() * s
-            return
-        self.Ls = self.L * s  # scales the columns
-        self.LsT = self.Ls.T.contiguous()
-
-    def to_q(self, x: torch.Tensor) -> torch.Tensor:
-        if self.diagonal:
-            return torch.addcmul(self.mu, self.Ls, x)
-        return torch.addmv(self.mu, self.Ls, x)
-
-    def energy_grad(self, x: torch.Tensor) -> tuple[float, torch.Tensor]:
-        U, g = self.potential(self.to_q(x))
-        return U, (g.mul_(self.Ls) if self.diagonal else torch.mv(self.LsT, g))
-
-    def leapfrog(self, x, p, g, eps):  # noqa: ANN001, ANN202 - hot path
-        p = torch.add(p, g, alpha=-0.5 * eps)
-        x = torch.add(x, p, alpha=eps)
-        U, g = self.energy_grad(x)
-        p = p.add_(g, alpha=-0.5 * eps)
-        return x, p, g, U
-
-    def find_step(self, x: torch.Tensor, U: float, g: torch.Tensor, eps: float) -> float:
-        """Stan's heuristic: double or halve ``eps`` until one step's acceptance crosses 0.8."""
-        direction = 0
-        for _ in range(100):
-            p = torch.randn(x.shape, generator=self.gen, dtype=x.dtype, device=x.device)
-            H0 = U + 0.5 * float(p.dot(p))
-            _, p1, _, U1 = self.leapfrog(x, p, g, eps)
-            H1 = U1 + 0.5 * float(p1.dot(p1))
-            delta = H0 - H1 if math.isfinite(H1) else -math.inf
-            step_dir = 1 if delta > math.log(0.8) else -1
-            if direction == 0:
-                direction = step_dir
-            elif step_dir != direction:
-                break
-            eps = eps * 2.0 if direction == 1 else eps * 0.5
-            if eps > 1e7 or eps < 1e-12:
-                break
-        return eps
-
-    def transition(self, x: torch.Tensor, U: float, g: torch.Tensor, eps: float):  # noqa: ANN201
-        """One NUTS transition from ``x``; returns the new state and its statistics."""
-        p = torch.randn(x.shape, generator=self.gen, dtype=x.dtype, device=x.device)
-        H0 = U + 0.5 * float(p.dot(p))
-        # the two ends of the trajectory: (x, p, g, U)
-        fwd = bck = (x, p, g, U)
-        p_fwd_fwd = p_fwd_bck = p_bck_fwd = p_bck_bck = p
-        rho = p.clone()
-        sample = (x, U, g)
-        log_w = 0.0
-        depth, self.n_leap, self.sum_metro, self.divergent = 0, 0, 0.0, False
-        while depth < self.max_depth:
-            if self.rng.random() > 0.5:
-                rho_bck = rho  # the trajectory so far becomes the backward subtree
-                p_bck_fwd = p_fwd_fwd
-                ok, end, prop, lw_sub, p_fwd_bck, p_fwd_fwd, rho_fwd = self._build(
-                    fwd, depth, eps, H0)
-                fwd = end
-            else:
-                rho_fwd = rho
-                p_fwd_bck = p_bck_bck
-                ok, end, prop, lw_sub, p_bck_fwd, p_bck_bck, rho_bck = self._build(
-                    bck, depth, -eps, H0)
-                bck = end
-            if not ok:
-                break
-            depth += 1
-            if lw_sub > log_w or self.rng.random() < math.exp(lw_sub - log_w):
-                sample = prop
-            log_w = float(np.logaddexp(log_w, lw_sub))
-            rho = rho_bck + rho_fwd
-            if not (self._uturn_ok(p_bck_bck, p_fwd_fwd, rho)
-                    and self._uturn_ok(p_bck_bck, p_fwd_bck, rho_bck + p_fwd_bck)
-                    and self._uturn_ok(p_bck_fwd, p_fwd_fwd, rho_fwd + p_bck_fwd)):
-                break
-        accept = self.sum_metro / max(self.n_leap, 1)
-        return sample, depth, accept, self.divergent, self.n_leap
-
-    @staticmethod
-    def _uturn_ok(p_minus: torch.Tensor, p_plus: torch.Tensor, rho: torch.Tensor) -> bool:
-        return float(p_plus.dot(rho)) > 0.0 and float(p_minus.dot(rho)) > 0.0
-
-    def _build(self, start, depth: int, eps: float, H0: float):  # noqa: ANN001, ANN202
-        """Subtree of ``2**depth`` steps from ``start``.
-
-        Returns (valid, end state, proposal, log weight, p at its first step, p at its last
-        step, sum of its p).
-        """
-        if depth == 0:
-            x, p, g, _ = start
-            x, p, g, U = self.leapfrog(x, p, g, eps)
-            self.n_leap += 1
-            H = U + 0.5 * float(p.dot(p))
-            if not math.isfinite(H):
-                H = math.inf
-            if H - H0 > _MAX_DELTA_H:
-                self.divergent = True
-            lw = H0 - H
-            self.sum_metro += 1.0 if lw > 0 else math.exp(lw)
-            return not self.divergent, (x, p, g, U), (x, U, g), lw, p, p, p
-        ok, mid, prop, lw_init, p_beg, p_init_end, rho_init = self._build(start, depth - 1, eps, H0)
-        if not ok:
-            return False, mid, prop, lw_init, p_beg, p_init_end, rho_init
-        ok, end, prop_final, lw_final, p_final_beg, p_end, rho_final = self._build(
-            mid, depth - 1, eps, H0)
-        if not ok:
-            return False, end, prop, lw_init, p_beg, p_end, rho_init
-        lw = float(np.logaddexp(lw_init, lw_final))
-        if self.rng.random() < math.exp(lw_final - lw):
-            prop = prop_final
-        rho = rho_init + rho_final
-        ok = (self._uturn_ok(p_beg, p_end, rho)
-              and self._uturn_ok(p_beg, p_final_beg, rho_init + p_final_beg)
-              and self._uturn_ok(p_init_end, p_end, rho_final + p_init_end))
-        return ok, end, prop, lw, p_beg, p_end, rho
-
-
-def run_chain(
-    potential: Callable[[torch.Tensor], tuple[float, torch.Tensor]],
-    q0: torch.Tensor, mu: torch.Tensor, L: torch.Tensor, *,
-    num_warmup: int, num_samples: int, seed: int, target_accept_prob: float = 0.8,
-    max_tree_depth: int = 10, progress: Any = None,
-) -> ChainResult:
-    """One NUTS chain on ``potential`` preconditioned by ``q = mu + L diag(s) x``.
-
-    ``L`` is a fixed factor (e.g. the Cholesky factor of an approximate posterior covariance);
-    ``s`` starts at ones and is set from the variance of ``L^{-1}(q - mu)`` over Stan's slow
-    warm-up windows (regularised towards 1 as Stan regularises towards its initial metric).
-    ``progress`` is an optional callable called once per iteration.
-
-    On the CPU, problems of up to ``_ONE_THREAD_MAX`` coordinates run on one torch thread:
-    every operation of a leapfrog step is small, and torch's intra-op threads then cost far
-    more than they save (the collapsed laplace potential: 3.8 ms a call on 2 threads, 0.11 ms
-    on one; the caller's setting is restored).
-    """
-    with one_thread_if_small(q0.device, q0.numel()):
-        return _run_chain(potential, q0, mu, L, num_warmup=num_warmup, num_samples=num_samples,
-                          seed=seed, target_accept_prob=target_accept_prob,
-                          max_tree_depth=max_tree_depth, progress=progress)
-
-
-@contextmanager
-def one_thread_if_small(device: torch.device, size: int) -> Iterator[None]:
-    """Run torch on one CPU thread inside, for problems of up to ``_ONE_THREAD_MAX`` coordinates.
-
-    Loops of many small operations (a sampler, an optimiser) lose to torch's intra-op threads:
-    synchronising them costs more than the work, and on a busy machine far more (measured:
-    full-rank SVI on the seed problem 3.5 s alone, 134 s beside another process, on 2 threads).
-    The caller's setting is restored.
-    """
-    if torch.device(device).type != "cpu" or size > _ONE_THREAD_MAX:
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _run_chain(
-    potential: Callable[[torch.Tensor], tuple[float, torch.Tensor]],
-    q0: torch.Tensor, mu: torch.Tensor, L: torch.Tensor, *,
-    num_warmup: int, num_samples: int, seed: int, target_accept_prob: float,
-    max_tree_depth: int, progress: Any,
-) -> ChainResult:
-    dev = q0.device
-    gen = torch.Generator(device=dev).manual_seed(int(seed))
-    rng = np.random.default_rng(int(seed))
-    smp = _Sampler(potential, mu, L, gen, rng, max_tree_depth)
-    x = torch.linalg.solve_triangular(L, (q0 - mu).unsqueeze(-1), upper=False).squeeze(-1)
-    U, g = smp.energy_grad(x)
-    if not math.isfinite(U):
-        raise ValueError("the starting point has a non-finite potential energy")
-    eps = smp.find_step(x, U, g, 1.0)
-    adapt = _DualAveraging(eps, target_accept_prob)
-    init, term, ends = _windows(num_warmup)
-    ends_set = set(ends)
-    w_mean = torch.zeros_like(x)
-    w_m2 = torch.zeros_like(x)
-    w_n = 0
-    P = x.numel()
-    draws = torch.empty((num_samples, P), dtype=x.dtype, device=dev)
-    stats = np.zeros((num_samples, 4))
-    diverging = np.zeros(num_samples, dtype=bool)
-    for it in range(num_warmup + num_samples):
-        (x, U, g), depth, accept, divergent, n_leap = smp.transition(x, U, g, eps)
-        if it < num_warmup:
-            eps = adapt.update(accept)
-            if init <= it < (ends[-1] if ends else init):
-                w = x * smp.s  # the coordinates L^{-1}(q - mu) whose variance sets s
-                w_n += 1
-                delta = w - w_mean
-                w_mean += delta / w_n
-                w_m2 += delta * (w - w_mean)
-            if it + 1 in ends_set and w_n > 1:
-                var = w_m2 / (w_n - 1)
-                var = (w_n / (w_n + 5.0)) * var + 5.0 / (w_n + 5.0)  # shrink towards the start
-                s_new = var.sqrt()
-                x = x * smp.s / s_new
-                smp.set_scale(s_new)
-                U, g = smp.energy_grad(x)
-                eps = smp.find_step(x, U, g, eps)
-                adapt.restart(eps)
-                w_mean.zero_()
-                w_m2.zero_()
-                w_n = 0
-            if it + 1 == num_warmup:
-                eps = adapt.final
-        else:
-            j = it - num_warmup
-            draws[j] = smp.to_q(x)
-            stats[j] = (depth, eps, accept, n_leap)
-            diverging[j] = divergent
-        if progress is not None:
-            progress()
-    return ChainResult(
-        draws=draws, diverging=diverging, tree_depth=stats[:, 0].astype(np.int64),
-        step_size=stats[:, 1].copy(), acceptance_rate=stats[:, 2].copy(),
-        num_steps=stats[:, 3].astype(np.int64), inv_metric=(smp.s**2).cpu(),
-    )

@@ -1,0 +1,205 @@
+"""bayeswd's NUTS: one chain (:func:`run_chain`) and the method's driver (:func:`sample_nuts`).
+
+The driver picks the potential for the problem (:mod:`bayeswd.infer.potentials`), its
+preconditioner (the gaussian approximation of the posterior, :mod:`bayeswd.infer.start`), and
+runs the chains; a chain runs the transition of :mod:`bayeswd.infer.kernel` with the warm-up of
+:mod:`bayeswd.infer.adaptation`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+from bayeswd._validation import DTYPE
+from bayeswd.infer.adaptation import DualAveraging, WelfordVariance, windows
+from bayeswd.infer.chains import run_chains
+from bayeswd.infer.kernel import NUTSKernel, NUTSState
+from bayeswd.infer.options import NUTS
+from bayeswd.infer.potentials import (
+    CollapsedLaplacePotential,
+    LaplaceMixturePotential,
+    LinearPotential,
+)
+from bayeswd.infer.runtime import one_thread_if_small
+from bayeswd.infer.start import InferenceProblem, MethodOutput, gaussian_start
+
+__all__ = ["ChainResult", "run_chain", "sample_nuts"]
+
+Potential = Callable[[torch.Tensor], tuple[float, torch.Tensor]]
+
+
+class ChainResult(NamedTuple):
+    """Draws (unconstrained, shape (num_samples, P)) and per-draw statistics of one chain."""
+
+    draws: torch.Tensor
+    diverging: np.ndarray
+    tree_depth: np.ndarray
+    step_size: np.ndarray
+    acceptance_rate: np.ndarray
+    num_steps: np.ndarray
+    inv_metric: torch.Tensor
+
+
+def run_chain(
+    potential: Potential, q0: torch.Tensor, mu: torch.Tensor, L: torch.Tensor, *,
+    num_warmup: int, num_samples: int, seed: int, target_accept_prob: float = 0.8,
+    max_tree_depth: int = 10, progress: Any = None,
+) -> ChainResult:
+    """One NUTS chain on ``potential`` preconditioned by ``q = mu + L diag(s) x``.
+
+    ``L`` is a fixed factor (e.g. the Cholesky factor of an approximate posterior covariance);
+    ``s`` starts at ones and is set from the variance of ``L^{-1}(q - mu)`` over Stan's slow
+    warm-up windows (regularised towards 1 as Stan regularises towards its initial metric).
+    ``progress`` is an optional callable called once per iteration.
+
+    On the CPU, small problems run on one torch thread
+    (:func:`bayeswd.infer.runtime.one_thread_if_small`): every operation of a leapfrog step is
+    small, and torch's intra-op threads then cost far more than they save.
+    """
+    with one_thread_if_small(q0.device, q0.numel()):
+        return _run_chain(potential, q0, mu, L, num_warmup=num_warmup, num_samples=num_samples,
+                          seed=seed, target_accept_prob=target_accept_prob,
+                          max_tree_depth=max_tree_depth, progress=progress)
+
+
+def _run_chain(
+    potential: Potential, q0: torch.Tensor, mu: torch.Tensor, L: torch.Tensor, *,
+    num_warmup: int, num_samples: int, seed: int, target_accept_prob: float,
+    max_tree_depth: int, progress: Any,
+) -> ChainResult:
+    dev = q0.device
+    gen = torch.Generator(device=dev).manual_seed(int(seed))
+    kernel = NUTSKernel(potential, mu, L, gen, np.random.default_rng(int(seed)), max_tree_depth)
+    x = torch.linalg.solve_triangular(L, (q0 - mu).unsqueeze(-1), upper=False).squeeze(-1)
+    state = NUTSState(x, *kernel.energy_grad(x))
+    if not math.isfinite(state.potential_energy):
+        raise ValueError("the starting point has a non-finite potential energy")
+    eps = kernel.find_step(*state, 1.0)
+    adapt = DualAveraging(eps, target_accept_prob)
+    init, _, ends = windows(num_warmup)
+    slow_end = ends[-1] if ends else init
+    ends_set = set(ends)
+    welford = WelfordVariance(x)
+    draws = torch.empty((num_samples, x.numel()), dtype=x.dtype, device=dev)
+    stats = np.zeros((num_samples, 4))
+    diverging = np.zeros(num_samples, dtype=bool)
+    for it in range(num_warmup + num_samples):
+        state, info = kernel.transition(state, eps)
+        if it < num_warmup:
+            eps = adapt.update(info.acceptance_rate)
+            if init <= it < slow_end:
+                welford.update(state.position * kernel.s)  # L^{-1}(q - mu), whose variance sets s
+            if it + 1 in ends_set and welford.count > 1:
+                s_new = welford.regularised_variance().sqrt()
+                x = state.position * kernel.s / s_new
+                kernel.set_scale(s_new)
+                state = NUTSState(x, *kernel.energy_grad(x))
+                eps = kernel.find_step(*state, eps)
+                adapt.restart(eps)
+                welford.reset()
+            if it + 1 == num_warmup:
+                eps = adapt.final
+        else:
+            j = it - num_warmup
+            draws[j] = kernel.to_q(state.position)
+            stats[j] = (info.tree_depth, eps, info.acceptance_rate, info.num_steps)
+            diverging[j] = info.diverging
+        if progress is not None:
+            progress()
+    return ChainResult(
+        draws=draws, diverging=diverging, tree_depth=stats[:, 0].astype(np.int64),
+        step_size=stats[:, 1].copy(), acceptance_rate=stats[:, 2].copy(),
+        num_steps=stats[:, 3].astype(np.int64), inv_metric=(kernel.s**2).cpu(),
+    )
+
+
+def base_factor(cov: dict[str, torch.Tensor], pot: LinearPotential) -> torch.Tensor:
+    """Cholesky factor of the gaussian approximation's covariance, in the potential's layout.
+
+    For the laplace scale mixture the weights' coordinates ``a`` and ``u = log v`` (and for the
+    collapsed form ``u``) start with unit scales instead (``a ~ Normal(0, 1)`` a priori; the
+    dense factor of the ``w``-space approximation cost more ESS than it saved in steps; see
+    ``docs/benchmarks.md``).
+    """
+    theta = cov["theta"][: pot.k, : pot.k]
+    if isinstance(pot, (LaplaceMixturePotential, CollapsedLaplacePotential)):
+        theta = torch.eye(pot.k, dtype=theta.dtype, device=theta.device)
+        if pot.fit_intercept:
+            theta[pot.d, pot.d] = cov["theta"][pot.d, pot.d]
+    blocks = [theta]
+    for name, idx in (("sigma", pot.i_sigma), ("tau", pot.i_tau)):
+        if idx is not None:
+            blocks.append(cov[name].reshape(1, 1))
+    if isinstance(pot, LaplaceMixturePotential):
+        blocks.append(torch.eye(pot.d, dtype=theta.dtype, device=theta.device))
+    return torch.linalg.cholesky(torch.block_diag(*blocks))
+
+
+_PARAMETERISATION = {
+    LinearPotential: "direct",
+    LaplaceMixturePotential: "scale mixture",
+    CollapsedLaplacePotential: "scale mixture, weights integrated out",
+}
+
+
+def potential_for(problem: InferenceProblem) -> LinearPotential:
+    """The potential NUTS runs on for ``problem``.
+
+    The gaussian model (``tau`` sampled or not) runs as written, centred (the non-centred form
+    ``w = tau a`` mixed ``tau`` more slowly; ``docs/benchmarks.md``). The laplace model runs as
+    its scale mixture: with ``n <= d`` the weights are integrated out (NUTS on the mixing scales,
+    then exact conditional draws of the weights); with ``n > d`` the ``K = X V X' + sigma^2 I``
+    of that form is the larger matrix, and NUTS runs on the non-centred mixture instead.
+    """
+    kind: type[LinearPotential] = LinearPotential
+    if problem.prior == "laplace":
+        n, d = problem.X.shape
+        kind = CollapsedLaplacePotential if n <= d else LaplaceMixturePotential
+    return kind(problem.X, problem.y, stats=problem.stats, **problem.model_kwargs)
+
+
+def sample_nuts(
+    problem: InferenceProblem, options: NUTS, *, num_samples: int, num_chains: int, seed: int,
+    progress_bar: bool,
+) -> MethodOutput:
+    """Draws of ``problem``'s posterior by bayeswd's NUTS (see :class:`bayeswd.infer.NUTS`)."""
+    init, cov = gaussian_start(problem)
+    pot = potential_for(problem)
+    mu = pot.pack(init)
+    L = base_factor(cov, pot)
+    dev = problem.X.device
+
+    def one_chain(chain: int, cseed: int, tick: Any) -> tuple[dict[str, torch.Tensor], dict[str, np.ndarray]]:
+        gen = torch.Generator(device=dev).manual_seed(cseed)
+        # over-dispersed start: the MAP plus one approximate posterior sd of seeded noise
+        q0 = mu + L @ torch.randn(mu.shape, generator=gen, dtype=DTYPE, device=dev)
+        res = run_chain(
+            pot, q0, mu, L, num_warmup=options.num_warmup, num_samples=num_samples, seed=cseed,
+            target_accept_prob=options.target_accept_prob, max_tree_depth=options.max_tree_depth,
+            progress=tick,
+        )
+        draws = pot.unpack(res.draws)
+        if isinstance(pot, CollapsedLaplacePotential):
+            del draws["v"]
+            cgen = torch.Generator(device=dev).manual_seed(cseed + 1)
+            draws["coef"] = pot.conditional_coef(res.draws, cgen)
+        stats = {"diverging": res.diverging, "tree_depth": res.tree_depth,
+                 "step_size": res.step_size, "acceptance_rate": res.acceptance_rate,
+                 "n_steps": res.num_steps}
+        return draws, stats
+
+    samples, stats = run_chains(
+        one_chain, num_chains=num_chains, seed=seed,
+        iterations=options.num_warmup + num_samples, progress_bar=progress_bar, desc="NUTS",
+    )
+    info = {"num_warmup": options.num_warmup, "backend": options.backend,
+            "max_tree_depth": options.max_tree_depth,
+            "target_accept_prob": options.target_accept_prob,
+            "likelihood": "sufficient statistics" if pot.use_stats else "design matrix",
+            "parameterisation": _PARAMETERISATION[type(pot)]}
+    return MethodOutput(samples=samples, sample_stats=stats, info=info)
