@@ -7,6 +7,7 @@ runs the same analysis on a user's data. ``python -m bayeswd`` is the same comma
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import html
 import math
 import sys
@@ -65,6 +66,21 @@ def _common(p: argparse.ArgumentParser, default_out: str) -> None:
         choices=["bayeswd", "pyro"],
         default="bayeswd",
         help="NUTS implementation: bayeswd's own sampler or pyro.infer.NUTS (default: bayeswd)",
+    )
+    p.add_argument(
+        "--nuts",
+        nargs="+",
+        metavar="KEY=VALUE",
+        default=None,
+        help="settings of the NUTS sampler, e.g. --nuts num_warmup=500 target_accept_prob=0.9 "
+        "(the fields of bayeswd.infer.NUTS, or PyroNUTS with --backend pyro)",
+    )
+    p.add_argument(
+        "--svi",
+        nargs="+",
+        metavar="KEY=VALUE",
+        default=None,
+        help="settings of SVI, e.g. --svi guide=lowrank lr=0.01 (the fields of bayeswd.infer.SVI)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
@@ -174,12 +190,26 @@ def _is_number(value: Any) -> bool:
     return True
 
 
-def _settings(args: argparse.Namespace, priors: tuple[str, ...]) -> Any:
+def settings_from_args(args: argparse.Namespace, priors: tuple[str, ...]) -> Any:
+    """The :class:`bayeswd.report.AnalysisSettings` of the command line ``args``.
+
+    ``--quick`` picks the short run; ``--backend``, ``--nuts`` and ``--svi`` build the method
+    objects (:class:`bayeswd.infer.NUTS` or ``PyroNUTS``, :class:`bayeswd.infer.SVI`) on top of
+    its settings, validated by those classes. A bad setting raises :class:`CLIError`.
+    """
+    from bayeswd.infer import NUTS, SVI, PyroNUTS
+    from bayeswd.infer.options import options_from_strings
     from bayeswd.report import AnalysisSettings
 
     methods = ("nuts", "svi") if args.method == "both" else (args.method,)
-    base = AnalysisSettings.quick if args.quick else AnalysisSettings
-    return base(methods=methods, priors=priors, backend=args.backend)
+    base = AnalysisSettings.quick() if args.quick else AnalysisSettings()
+    try:
+        nuts = options_from_strings(PyroNUTS if args.backend == "pyro" else NUTS, args.nuts,
+                                    base=base.nuts)
+        svi = options_from_strings(SVI, args.svi, base=base.svi)
+    except (ValueError, TypeError) as err:
+        raise CLIError(str(err)) from None
+    return dataclasses.replace(base, methods=methods, priors=priors, nuts=nuts, svi=svi)
 
 
 def run_demo(args: argparse.Namespace) -> Path:
@@ -203,7 +233,7 @@ def run_demo(args: argparse.Namespace) -> Path:
         tau=p.tau,
         tau_laplace=p.tau_laplace,
         true_coef=p.train.w,
-        settings=_settings(args, ("gaussian", "laplace")),
+        settings=settings_from_args(args, ("gaussian", "laplace")),
         title="bayeswd demo: weight decay is a gaussian prior",
         seed=args.seed,
         device=args.device,
@@ -249,7 +279,7 @@ def run_fit(args: argparse.Namespace) -> Path:
         out=args.out,
         sigma=sigma,
         tau=tau,
-        settings=_settings(args, priors),
+        settings=settings_from_args(args, priors),
         title=f"bayeswd: {Path(args.csv).name}",
         seed=args.seed,
         device=args.device,
@@ -261,6 +291,9 @@ def run_fit(args: argparse.Namespace) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``bayeswd`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
+    import matplotlib
+
+    matplotlib.use("Agg")  # the command writes figures to files and never needs a screen
     try:
         path = run_demo(args) if args.command == "demo" else run_fit(args)
     except CLIError as err:

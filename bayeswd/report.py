@@ -19,19 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
 
-matplotlib.use("Agg")  # the report never needs a screen
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
-
-from bayeswd.conventions import conventions_table  # noqa: E402
-from bayeswd.map import MAPResult, map_fit  # noqa: E402
-from bayeswd.plots import (  # noqa: E402
+from bayeswd.conventions import conventions_table
+from bayeswd.infer import NUTS, SVI, PyroNUTS
+from bayeswd.map import MAPResult, map_fit
+from bayeswd.plots import (
     plot_densities,
     plot_forest,
     plot_lam_selection,
@@ -39,8 +36,8 @@ from bayeswd.plots import (  # noqa: E402
     plot_shrinkage,
     plot_sweep,
 )
-from bayeswd.posterior import Posterior, sample_posterior  # noqa: E402
-from bayeswd.selection import (  # noqa: E402
+from bayeswd.posterior import Posterior, sample_posterior
+from bayeswd.selection import (
     compare_priors,
     cv_curve,
     lam_from_draws,
@@ -54,20 +51,26 @@ __all__ = ["AnalysisSettings", "run_analysis"]
 
 @dataclass(frozen=True)
 class AnalysisSettings:
-    """Sizes of the long steps of :func:`run_analysis`.
+    """What :func:`run_analysis` runs, and the sizes of its long steps.
 
-    ``quick()`` gives a short run for smoke tests and a first look; the defaults are a full run.
+    The posterior methods carry their own settings: ``nuts`` (:class:`bayeswd.infer.NUTS`, or
+    :class:`~bayeswd.infer.PyroNUTS` for Pyro's sampler) and ``svi`` (:class:`bayeswd.infer.SVI`),
+    exactly the objects :func:`bayeswd.sample_posterior` takes. ``quick()`` gives a short run for
+    smoke tests and a first look; the defaults are a full run.
     """
 
     num_samples: int = 1000
-    num_warmup: int = 1000
     num_chains: int = 4
-    svi_max_steps: int = 20_000
+    nuts: NUTS | PyroNUTS = field(default_factory=NUTS)
+    svi: SVI = field(default_factory=SVI)
     n_lams: int = 50
     n_folds: int = 5
     methods: tuple[str, ...] = ("nuts", "svi")
     priors: tuple[str, ...] = ("gaussian", "laplace")
-    backend: str = "bayeswd"  # NUTS implementation, see sample_posterior
+
+    def method(self, name: str) -> NUTS | PyroNUTS | SVI:
+        """The options object of the posterior method ``name`` (``"nuts"`` or ``"svi"``)."""
+        return {"nuts": self.nuts, "svi": self.svi}[name]
 
     @classmethod
     def quick(cls, **changes: Any) -> AnalysisSettings:
@@ -75,7 +78,8 @@ class AnalysisSettings:
 
         (The laplace SVI needs ~6500 steps to meet its stopping rule on the seed problem.)
         """
-        base = {"num_samples": 200, "num_warmup": 200, "num_chains": 2, "svi_max_steps": 10_000, "n_lams": 20}
+        base = {"num_samples": 200, "num_chains": 2, "nuts": NUTS(num_warmup=200),
+                "svi": SVI(max_steps=10_000), "n_lams": 20}
         return cls(**{**base, **changes})
 
 
@@ -230,9 +234,8 @@ def run_analysis(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tau_l = tau / math.sqrt(2.0) if tau_laplace is None else tau_laplace
-    taus = {"gaussian": tau, "laplace": tau_l}
-    n = int(np.shape(y_train)[0])
-    rep = _Report(title)
+    a = _Analysis(X_train, y_train, X_test, y_test, sigma, {"gaussian": tau, "laplace": tau_l},
+                  settings, seed, device, out, _Report(title))
     steps = [
         "MAP fits",
         "lambda sweeps",
@@ -246,16 +249,89 @@ def run_analysis(
     timings: dict[str, float] = {}
 
     def step(name: str) -> None:
+        if timings:
+            bar.update()
         timings[name] = time.perf_counter()
         bar.set_postfix_str(name)
 
-    # 1. MAP, and the training loop it equals
     step("MAP fits")
+    maps = _map_section(a)
+    step("lambda sweeps")
+    sweeps = _sweep_section(a)
+    step("choosing lambda")
+    val = validation_curve(X_train, y_train, X_test, y_test, prior="gaussian", n_lams=settings.n_lams)
+    cv = cv_curve(X_train, y_train, prior="gaussian", n_lams=settings.n_lams,
+                  n_folds=min(settings.n_folds, a.n), seed=seed)
+    # the flat intercept integrated out exactly (the model's own), which stays proper when n <= d
+    evid = maximize_evidence(X_train, y_train, intercept="integrate")
+    posteriors: dict[str, Posterior] = {}
+    for prior in settings.priors:
+        for method in settings.methods:
+            step(f"{prior} {method}")
+            options = settings.method(method)
+            posteriors[f"{prior} {method.upper()}"] = a.posterior(prior, a.taus[prior], options)
+    step("full Bayes over tau")
+    hyper = a.posterior("gaussian", None, settings.nuts)
+    _selection_section(a, val, cv, evid, hyper)
+    step("comparison plots")
+    idatas = _comparison_section(a, posteriors, maps, sweeps, true_coef)
+    posteriors[_HYPER] = hyper
+    idatas[_HYPER] = hyper.to_inference_data()
+    a.report.add("Sampler diagnostics", _table(
+        pd.DataFrame([_diagnostics_row(k, p) for k, p in posteriors.items()]).set_index("posterior")))
+    step("report")
+    path = _write_files(a, maps, posteriors, idatas, timings, notes)
+    bar.update()
+    bar.close()
+    return path
+
+
+_HYPER = "gaussian NUTS, tau sampled"
+
+
+@dataclass
+class _Analysis:
+    """The data and settings of one :func:`run_analysis`, and the report being written."""
+
+    X_train: Any
+    y_train: Any
+    X_test: Any
+    y_test: Any
+    sigma: float
+    taus: dict[str, float]
+    settings: AnalysisSettings
+    seed: int
+    device: str
+    out: Path
+    report: _Report
+
+    @property
+    def n(self) -> int:
+        return int(np.shape(self.y_train)[0])
+
+    def posterior(self, prior: str, tau: float | None, method: Any) -> Posterior:
+        """A posterior of the training rows; every call is built from the settings' method objects."""
+        s = self.settings
+        return sample_posterior(
+            self.X_train, self.y_train, prior=prior, sigma=self.sigma, tau=tau, method=method,
+            num_samples=s.num_samples, num_chains=s.num_chains, seed=self.seed, device=self.device,
+            progress_bar=False,
+        )
+
+    def figure(self, name: str, obj: Any, caption: str) -> str:
+        """Save the figure of ``obj`` (a Figure or an Axes) as ``name.png``; its HTML."""
+        return _figure(self.out, name, _fig_of(obj), caption)
+
+
+def _map_section(a: _Analysis) -> dict[str, MAPResult]:
+    """MAP under both priors and the training loop it equals; the conventions table."""
+    sigma, tau, tau_l = a.sigma, a.taus["gaussian"], a.taus["laplace"]
+    X, y = a.X_train, a.y_train
     maps = {
-        "gaussian MAP": map_fit(X_train, y_train, prior="gaussian", sigma=sigma, tau=tau),
-        "laplace MAP": map_fit(X_train, y_train, prior="laplace", sigma=sigma, tau=tau_l),
+        "gaussian MAP": map_fit(X, y, prior="gaussian", sigma=sigma, tau=tau),
+        "laplace MAP": map_fit(X, y, prior="laplace", sigma=sigma, tau=tau_l),
         "SGD weight decay": map_fit(
-            X_train, y_train, prior="gaussian", sigma=sigma, tau=tau, method="sgd", max_iter=20_000
+            X, y, prior="gaussian", sigma=sigma, tau=tau, method="sgd", max_iter=20_000
         ),
     }
     g = maps["gaussian MAP"].coef
@@ -268,10 +344,11 @@ def run_analysis(
     )
     conv = pd.DataFrame(
         {
-            "gaussian prior": pd.Series(conventions_table(sigma, tau, n, "gaussian")),
-            "laplace prior": pd.Series(conventions_table(sigma, tau_l, n, "laplace")),
+            "gaussian prior": pd.Series(conventions_table(sigma, tau, a.n, "gaussian")),
+            "laplace prior": pd.Series(conventions_table(sigma, tau_l, a.n, "laplace")),
         }
     )
+    y_test = torch.as_tensor(np.asarray(a.y_test, dtype=float))
     map_table = pd.DataFrame(
         [
             {
@@ -283,22 +360,20 @@ def run_analysis(
                 "iterations": f.n_iter,
                 "converged": f.converged,
                 "exact zeros": int((f.coef == 0).sum()),
-                "test MSE": float(
-                    ((f.predict(X_test) - torch.as_tensor(np.asarray(y_test, dtype=float))) ** 2).mean()
-                ),
+                "test MSE": float(((f.predict(a.X_test) - y_test) ** 2).mean()),
             }
             for name, f in maps.items()
         ]
     ).set_index("fit")
-    rep.add(
+    a.report.add(
         "What this prior means in every convention",
         (
-            f"<p class='note'>n = {n} training rows, noise sd sigma = {sigma:.4g}. "
+            f"<p class='note'>n = {a.n} training rows, noise sd sigma = {sigma:.4g}. "
             "The same prior written as each tool's setting (see <code>docs/conventions.md</code>):</p>"
             + _table(conv, "{:.6g}")
         ),
     )
-    rep.add(
+    a.report.add(
         "MAP estimates",
         _table(map_table)
         + (
@@ -307,84 +382,28 @@ def run_analysis(
             + sgd_note
         ),
     )
-    bar.update()
+    return maps
 
-    # 2. Sweeps
-    step("lambda sweeps")
+
+def _sweep_section(a: _Analysis) -> dict[str, Any]:
+    """Train and test error, and the path, along lambda for both priors."""
     sweeps = {
-        prior: lam_sweep(X_train, y_train, prior=prior, n_lams=settings.n_lams, X_test=X_test, y_test=y_test)
+        prior: lam_sweep(a.X_train, a.y_train, prior=prior, n_lams=a.settings.n_lams, X_test=a.X_test,
+                         y_test=a.y_test)
         for prior in ("gaussian", "laplace")
     }
-    figs = [
-        _figure(
-            out, f"sweep_{prior}", _fig_of(plot_sweep(sw)), f"Train and test error against lambda ({prior})"
-        )
-        for prior, sw in sweeps.items()
-    ]
-    figs += [
-        _figure(out, f"path_{prior}", _fig_of(plot_path(sw)), f"Regularisation path ({prior} prior)")
-        for prior, sw in sweeps.items()
-    ]
-    rep.add("Train and test error as lambda grows", "\n".join(figs))
-    bar.update()
+    figs = [a.figure(f"sweep_{prior}", plot_sweep(sw), f"Train and test error against lambda ({prior})")
+            for prior, sw in sweeps.items()]
+    figs += [a.figure(f"path_{prior}", plot_path(sw), f"Regularisation path ({prior} prior)")
+             for prior, sw in sweeps.items()]
+    a.report.add("Train and test error as lambda grows", "\n".join(figs))
+    return sweeps
 
-    # 3. Choosing lambda (gaussian)
-    step("choosing lambda")
-    val = validation_curve(X_train, y_train, X_test, y_test, prior="gaussian", n_lams=settings.n_lams)
-    cv = cv_curve(
-        X_train,
-        y_train,
-        prior="gaussian",
-        n_lams=settings.n_lams,
-        n_folds=min(settings.n_folds, n),
-        seed=seed,
-    )
-    # the flat intercept integrated out exactly (the model's own), which stays proper when n <= d
-    evid = maximize_evidence(X_train, y_train, intercept="integrate")
-    bar.update()
 
-    # 4. Posteriors
-    posteriors: dict[str, Posterior] = {}
-    for prior in settings.priors:
-        for method in settings.methods:
-            step(f"{prior} {method}")
-            posteriors[f"{prior} {method.upper()}"] = sample_posterior(
-                X_train,
-                y_train,
-                prior=prior,
-                sigma=sigma,
-                tau=taus[prior],
-                method=method,
-                num_samples=settings.num_samples,
-                num_warmup=settings.num_warmup,
-                num_chains=settings.num_chains,
-                max_steps=settings.svi_max_steps,
-                backend=settings.backend,
-                seed=seed,
-                device=device,
-                progress_bar=False,
-            )
-            bar.update()
-
-    step("full Bayes over tau")
-    hyper = sample_posterior(
-        X_train,
-        y_train,
-        prior="gaussian",
-        sigma=sigma,
-        tau=None,
-        method="nuts",
-        num_samples=settings.num_samples,
-        num_warmup=settings.num_warmup,
-        num_chains=settings.num_chains,
-        backend=settings.backend,
-        seed=seed,
-        device=device,
-        progress_bar=False,
-    )
-    posteriors["gaussian NUTS, tau sampled"] = hyper
+def _selection_section(a: _Analysis, val: Any, cv: Any, evid: Any, hyper: Posterior) -> None:
+    """The lambda-selection figure and table: validation, CV, evidence and full Bayes."""
+    sigma, tau = a.sigma, a.taus["gaussian"]
     lam_draws = lam_from_draws(hyper.samples["tau"].numpy().reshape(-1), sigma)
-    sel_fig = _fig_of(plot_lam_selection(validation=val, cv=cv, evidence=evid, lam_draws=lam_draws))
     sel_table = pd.DataFrame(
         {
             "lambda": [
@@ -405,36 +424,29 @@ def run_analysis(
             "the prior used above",
         ],
     )
-    rep.add(
+    a.report.add(
         "Choosing lambda",
-        _figure(
-            out,
+        a.figure(
             "lambda_selection",
-            sel_fig,
+            plot_lam_selection(validation=val, cv=cv, evidence=evid, lam_draws=lam_draws),
             "Validation curve, CV choice, evidence maximum and the posterior of lambda",
         )
         + _table(sel_table, "{:.5g}"),
     )
-    bar.update()
 
-    # 5. Comparison plots
-    step("comparison plots")
-    fixed = {k: v for k, v in posteriors.items() if k != "gaussian NUTS, tau sampled"}
+
+def _comparison_section(
+    a: _Analysis, posteriors: dict[str, Posterior], maps: dict[str, MAPResult], sweeps: dict[str, Any],
+    true_coef: Any,
+) -> dict[str, Any]:
+    """Forest, density and shrinkage plots of the fixed-tau posteriors, and their LOO comparison."""
     map_refs = {"gaussian MAP": maps["gaussian MAP"], "laplace MAP": maps["laplace MAP"]}
     idatas = {name: post.to_inference_data() for name, post in posteriors.items()}
     figs = [
-        _figure(
-            out,
-            "forest",
-            _fig_of(plot_forest({k: idatas[k] for k in fixed}, maps=map_refs)),
-            "Forest plot of the weights: gaussian vs laplace posteriors, with the MAP estimates",
-        ),
-        _figure(
-            out,
-            "densities",
-            _fig_of(plot_densities({k: idatas[k] for k in fixed}, maps=map_refs)),
-            "Marginal posterior densities of chosen weights",
-        ),
+        a.figure("forest", plot_forest(idatas, maps=map_refs),
+                 "Forest plot of the weights: gaussian vs laplace posteriors, with the MAP estimates"),
+        a.figure("densities", plot_densities(idatas, maps=map_refs),
+                 "Marginal posterior densities of chosen weights"),
     ]
     # a shrinkage plot against reference weights that are all equal (the seed problem's truth) says
     # nothing: then the weakest-penalty MAP (the least-squares end of the path) is the reference
@@ -442,43 +454,36 @@ def run_analysis(
     use_truth = truth is not None and np.ptp(truth) > 0
     reference = truth if use_truth else sweeps["gaussian"].coef[0]
     ref_label = "true weight" if use_truth else "weakest-penalty MAP"
-    figs.append(
-        _figure(
-            out,
-            "shrinkage",
-            _fig_of(
-                plot_shrinkage(
-                    {k: idatas[k] for k in fixed}, reference, maps=map_refs, reference_label=ref_label
-                )
-            ),
-            f"Shrinkage: posterior means (90% intervals) against the {ref_label}",
-        )
-    )
-    rep.add("Comparing posteriors", "\n".join(figs))
-    nuts = {k: idatas[k] for k in fixed if k.endswith("NUTS")}
+    figs.append(a.figure(
+        "shrinkage",
+        plot_shrinkage(idatas, reference, maps=map_refs, reference_label=ref_label),
+        f"Shrinkage: posterior means (90% intervals) against the {ref_label}",
+    ))
+    a.report.add("Comparing posteriors", "\n".join(figs))
+    nuts = {k: v for k, v in idatas.items() if k.endswith("NUTS")}
     if len(nuts) >= 2:
         cmp = compare_priors(nuts)
-        rep.add("Predictive comparison (PSIS-LOO)", _table(cmp.select_dtypes("number")))
-    diag = pd.DataFrame([_diagnostics_row(k, p) for k, p in posteriors.items()]).set_index("posterior")
-    rep.add("Sampler diagnostics", _table(diag))
-    bar.update()
+        a.report.add("Predictive comparison (PSIS-LOO)", _table(cmp.select_dtypes("number")))
+    return idatas
 
-    # 6. Files
-    step("report")
+
+def _write_files(
+    a: _Analysis, maps: dict[str, MAPResult], posteriors: dict[str, Posterior], idatas: dict[str, Any],
+    timings: dict[str, float], notes: str,
+) -> Path:
+    """``summary.csv``, one netCDF file per posterior, and ``report.html``; the report's path."""
     summary = pd.concat(
         [_map_rows(k, f) for k, f in maps.items()] + [_posterior_rows(k, p) for k, p in posteriors.items()],
         ignore_index=True,
     )
-    summary.to_csv(out / "summary.csv", index=False)
+    summary.to_csv(a.out / "summary.csv", index=False)
     for name, idata in idatas.items():
-        idata.to_netcdf(str(out / ("posterior_" + name.replace(",", "").replace(" ", "_").lower() + ".nc")))
+        idata.to_netcdf(str(a.out / ("posterior_" + name.replace(",", "").replace(" ", "_").lower() + ".nc")))
     tick = list(timings.values()) + [time.perf_counter()]
     times = pd.DataFrame({"seconds": np.diff(tick)}, index=list(timings))
-    rep.add("Time spent", _table(times, "{:.2f}"))
+    a.report.add("Time spent", _table(times, "{:.2f}"))
     if notes:
-        rep.sections.insert(0, f"<p class='note'>{notes}</p>")
-    path = out / "report.html"
-    path.write_text(rep.render(), encoding="utf-8")
-    bar.update()
-    bar.close()
+        a.report.sections.insert(0, f"<p class='note'>{notes}</p>")
+    path = a.out / "report.html"
+    path.write_text(a.report.render(), encoding="utf-8")
     return path

@@ -27,6 +27,7 @@ import torch
 from bayeswd.data import seed_problem
 from bayeswd.exact import gaussian_posterior
 from bayeswd.exceptions import DiagnosticWarning
+from bayeswd.infer import NUTS
 from bayeswd.map import map_fit
 from bayeswd.posterior import sample_posterior
 
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     ok &= map_err < 1e-8
     runs = {
         "exact": dict(method="exact", num_samples=n_s),
-        "nuts": dict(method="nuts", num_samples=n_s, num_warmup=n_w, num_chains=4),
+        "nuts": dict(method=NUTS(num_warmup=n_w), num_samples=n_s, num_chains=4),
         "svi": dict(method="svi", num_samples=n_s),
     }
     for name, kw in runs.items():

@@ -1,4 +1,4 @@
-"""Benchmark suite: bayeswd against its peers on the DESIGN.md problems, in one process.
+"""Benchmark suite: bayeswd against its peers on the problems of docs/mathematics.md (section 4), in one process.
 
 Usage (after ``pip install -e ".[bench]"``)::
 
@@ -116,17 +116,17 @@ def numpyro_nuts(X, y, *, prior, sigma, tau, num_warmup, num_samples, seed):
 
 
 def bayeswd_nuts(X, y, *, prior, sigma, tau, num_warmup, num_samples, seed):
-    post = bw.sample_posterior(X, y, prior=prior, sigma=sigma, tau=tau, method="nuts", num_chains=1,
-                               num_warmup=num_warmup, num_samples=num_samples, seed=seed, device="cpu",
+    post = bw.sample_posterior(X, y, prior=prior, sigma=sigma, tau=tau, method=bw.NUTS(num_warmup=num_warmup),
+                               num_chains=1, num_samples=num_samples, seed=seed, device="cpu",
                                progress_bar=False)
     return post.samples["coef"].numpy(), int(post.diagnostics["num_divergent"])
 
 
 def bayeswd_pyro_backend(X, y, *, prior, sigma, tau, num_warmup, num_samples, seed):
-    """bayeswd with ``backend="pyro"``: Pyro's NUTS with bayeswd's start and settings."""
-    post = bw.sample_posterior(X, y, prior=prior, sigma=sigma, tau=tau, method="nuts", num_chains=1,
-                               num_warmup=num_warmup, num_samples=num_samples, seed=seed, device="cpu",
-                               progress_bar=False, backend="pyro")
+    """bayeswd's ``PyroNUTS``: Pyro's NUTS with bayeswd's start and settings."""
+    post = bw.sample_posterior(X, y, prior=prior, sigma=sigma, tau=tau, method=bw.PyroNUTS(num_warmup=num_warmup),
+                               num_chains=1, num_samples=num_samples, seed=seed, device="cpu",
+                               progress_bar=False)
     return post.samples["coef"].numpy(), int(post.diagnostics["num_divergent"])
 
 
@@ -194,7 +194,7 @@ def run_tall(n, d, num_warmup, num_samples, small=10_000):
           flush=True)
 
     def fit(Xs, ys):
-        return bw.sample_posterior(Xs, ys, sigma=None, tau=1.0, num_chains=1, num_warmup=num_warmup,
+        return bw.sample_posterior(Xs, ys, sigma=None, tau=1.0, num_chains=1, method=bw.NUTS(num_warmup=num_warmup),
                                    num_samples=num_samples, seed=0, device="cpu", progress_bar=False)
 
     X_small, y_small = X[:small].clone(), y[:small].clone()
@@ -229,13 +229,12 @@ def run_svi_vs_nuts(num_warmup, num_samples):
     rows = []
     # One small call of each method first: their first-use imports (torch.optim pulls in
     # torch._dynamo, ~0.7 s once per process) are not the method's cost.
-    for method in ("nuts", "svi"):
-        bw.sample_posterior(X[:, :5], y, sigma=p.sigma, tau=p.tau, method=method, num_warmup=20,
-                            num_samples=20, num_chains=2, max_steps=50, seed=0, device="cpu",
-                            progress_bar=False)
-    for method in ("nuts", "svi"):
-        post, wall, mem = measure(lambda m=method: bw.sample_posterior(
-            X, y, sigma=p.sigma, tau=p.tau, method=m, num_warmup=num_warmup, num_samples=num_samples,
+    for warm in (bw.NUTS(num_warmup=20), bw.SVI(max_steps=50)):
+        bw.sample_posterior(X[:, :5], y, sigma=p.sigma, tau=p.tau, method=warm, num_samples=20,
+                            num_chains=2, seed=0, device="cpu", progress_bar=False)
+    for method, options in (("nuts", bw.NUTS(num_warmup=num_warmup)), ("svi", bw.SVI())):
+        post, wall, mem = measure(lambda m=options: bw.sample_posterior(
+            X, y, sigma=p.sigma, tau=p.tau, method=m, num_samples=num_samples,
             seed=0, device="cpu", progress_bar=False))
         theta = torch.cat([post.samples["coef"], post.samples["intercept"].unsqueeze(-1)], -1).flatten(0, 1)
         mean_err = float(((theta.mean(0) - exact.mean) / sd).abs().max())

@@ -230,9 +230,9 @@ zero, the posterior mean of every weight is non-zero: the probability that a con
 puts any weight exactly at zero is zero.
 """),
     ("code", """
-post = bw.sample_posterior(X, y, prior="laplace", sigma=sigma, tau=tau, method="nuts",
-                           num_samples=num_samples, num_warmup=num_warmup, num_chains=2, seed=0,
-                           progress_bar=False)
+post = bw.sample_posterior(X, y, prior="laplace", sigma=sigma, tau=tau,
+                           method=bw.NUTS(num_warmup=num_warmup), num_samples=num_samples,
+                           num_chains=2, seed=0, progress_bar=False)
 mean = post.samples["coef"].mean(dim=(0, 1))
 print("exact zeros in the posterior mean:", int((mean == 0).sum()), "of", mean.numel())
 print("MAP zeros whose posterior mean is non-zero:", int(((prox.coef == 0) & (mean != 0)).sum()))
@@ -250,10 +250,12 @@ check the general-purpose methods: NUTS (Hamiltonian Monte Carlo) and SVI (a fit
 approximation). Everything runs on the GPU when one is present (`device="cuda"`); draws come back on
 the CPU.
 
-NUTS runs on bayeswd's own sampler (`backend="bayeswd"`, the default): the same no-U-turn algorithm as
-Stan, on the potential energy of the Pyro model written out in torch, and preconditioned by the
-gaussian approximation of the posterior. `backend="pyro"` runs `pyro.infer.NUTS` on the Pyro model
-itself: same posterior, many times slower (the timings are in `docs/benchmarks.md`).
+Each method is an object that carries its own settings: `bw.NUTS(num_warmup=...)` is bayeswd's own
+sampler (the default `method="nuts"`): the same no-U-turn algorithm as Stan, on the potential energy
+of the Pyro model written out in torch, and preconditioned by the gaussian approximation of the
+posterior. `bw.PyroNUTS()` runs `pyro.infer.NUTS` on the Pyro model itself: same posterior, many
+times slower (the timings are in `docs/benchmarks.md`). `bw.SVI(guide=..., max_steps=...)` fits a
+variational guide.
 """),
     ("params", """
 num_samples = 1000
@@ -277,11 +279,12 @@ print("running on", device)
     ("code", """
 common = dict(prior="gaussian", sigma=p.sigma, tau=p.tau, seed=0, device=device, progress_bar=False)
 exact = bw.sample_posterior(X, y, method="exact", num_samples=num_samples, num_chains=num_chains, **common)
-nuts = bw.sample_posterior(X, y, method="nuts", num_samples=num_samples, num_warmup=num_warmup,
+nuts = bw.sample_posterior(X, y, method=bw.NUTS(num_warmup=num_warmup), num_samples=num_samples,
                            num_chains=num_chains, **common)
-svi = bw.sample_posterior(X, y, method="svi", guide="fullrank", num_samples=num_samples, max_steps=svi_steps, **common)
-meanfield = bw.sample_posterior(X, y, method="svi", guide="meanfield", num_samples=num_samples,
-                                max_steps=svi_steps, **common)
+svi = bw.sample_posterior(X, y, method=bw.SVI(guide="fullrank", max_steps=svi_steps), num_samples=num_samples,
+                          **common)
+meanfield = bw.sample_posterior(X, y, method=bw.SVI(guide="meanfield", max_steps=svi_steps),
+                                num_samples=num_samples, **common)
 for name, post in [("exact", exact), ("NUTS", nuts), ("SVI full-rank", svi), ("SVI mean-field", meanfield)]:
     sd = post.samples["coef"].std(dim=(0, 1))
     print(f"{name:15s} wall {post.wall_time:6.2f} s   mean posterior sd of the weights {float(sd.mean()):.3e}")
@@ -342,9 +345,9 @@ print("validation:", val.lam_best, "| CV:", cv.lam_best, "(one-SE rule:", cv.lam
 print("weight_decay=3 corresponds to lam =", bw.ridge_alpha(p.sigma, p.tau))
 """),
     ("code", """
-post = bw.sample_posterior(X, y, prior="gaussian", sigma=p.sigma, tau=None, method="nuts",
-                           num_samples=num_samples, num_warmup=num_warmup, num_chains=num_chains,
-                           seed=0, progress_bar=False)
+post = bw.sample_posterior(X, y, prior="gaussian", sigma=p.sigma, tau=None,
+                           method=bw.NUTS(num_warmup=num_warmup), num_samples=num_samples,
+                           num_chains=num_chains, seed=0, progress_bar=False)
 lam_draws = bw.lam_from_draws(post.samples["tau"].numpy().reshape(-1), p.sigma)
 print("posterior median of lambda:", np.median(lam_draws), "| 90% interval:", np.quantile(lam_draws, [0.05, 0.95]))
 ax = bw.plot_lam_selection(validation=val, cv=cv, evidence=evid, lam_draws=lam_draws)

@@ -65,12 +65,12 @@ def test_bad_option_value_exits_2(good_csv):
 
 
 def test_backend_option_reaches_the_settings():
-    from bayeswd.cli import _settings, build_parser
+    from bayeswd.cli import build_parser, settings_from_args
 
     args = build_parser().parse_args(["demo", "--quick", "--backend", "pyro", "--method", "nuts"])
-    settings = _settings(args, ("gaussian",))
-    assert (settings.backend, settings.methods, settings.num_chains) == ("pyro", ("nuts",), 2)
-    assert _settings(build_parser().parse_args(["demo"]), ("gaussian",)).backend == "bayeswd"
+    settings = settings_from_args(args, ("gaussian",))
+    assert (settings.nuts.backend, settings.methods, settings.num_chains) == ("pyro", ("nuts",), 2)
+    assert settings_from_args(build_parser().parse_args(["demo"]), ("gaussian",)).nuts.backend == "bayeswd"
     proc = run_cli("demo", "--backend", "stan")
     assert proc.returncode == 2 and "invalid choice: 'stan'" in proc.stderr
 

@@ -21,8 +21,9 @@ def diagnose(samples: dict[str, torch.Tensor]) -> dict[str, Any]:
     """Rank-normalised split R-hat, bulk and tail ESS (ArviZ) of every site, per scalar parameter."""
     data = az.convert_to_dataset({k: v.numpy() for k, v in samples.items()})
     with warnings.catch_warnings():
-        # arviz warns (RuntimeWarning) on degenerate chains, e.g. a single draw; the numbers say it
-        warnings.simplefilter("ignore", RuntimeWarning)
+        # numpy warns (RuntimeWarning) inside arviz on degenerate chains, e.g. a single draw or
+        # constant draws; the NaN diagnostics say it (and warn_diagnostics reports them)
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"(arviz|numpy|xarray)(\.|$)")
         rhat = az.rhat(data)
         ess_bulk = az.ess(data, method="bulk")
         ess_tail = az.ess(data, method="tail")

@@ -290,7 +290,9 @@ def options_from_strings(cls: type, pairs: list[str] | None, *, base: Any = None
     validated by the class like any other value. ``base`` supplies the other settings (default:
     the class's defaults).
     """
-    values = dataclasses.asdict(base) if base is not None else {}
+    values: dict[str, Any] = {}
+    if base is not None:  # e.g. NUTS settings carried over to PyroNUTS
+        values = {k: v for k, v in dataclasses.asdict(base).items() if k in _field_names(cls)}
     for pair in pairs or []:
         key, sep, text = pair.partition("=")
         key = key.strip().replace("-", "_")
