@@ -19,16 +19,21 @@ __all__ = [
     "as_target",
     "check_bool",
     "check_choice",
+    "check_grid",
+    "check_integer",
+    "check_nonnegative",
     "check_positive",
+    "check_positive_array",
     "check_positive_int",
     "check_seed",
+    "describe",
     "resolve_device",
 ]
 
 DTYPE = torch.float64
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
     """Short description of a value for an error message."""
     if isinstance(value, (torch.Tensor, np.ndarray)):
         return f"{type(value).__name__} of shape {tuple(value.shape)} and dtype {value.dtype}"
@@ -46,7 +51,7 @@ def check_positive(value: Any, name: str, *, allow_none: bool = False) -> float 
         if isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point():
             value = float(value.item())
         else:
-            raise TypeError(f"`{name}` must be a positive finite number; got {_describe(value)}.")
+            raise TypeError(f"`{name}` must be a positive finite number; got {describe(value)}.")
     value = float(value)
     if not math.isfinite(value) or value <= 0.0:
         raise ValueError(f"`{name}` must be a positive finite number; got {value!r}.")
@@ -56,7 +61,7 @@ def check_positive(value: Any, name: str, *, allow_none: bool = False) -> float 
 def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
     """Return ``value`` as an int, or raise if it is not an integer >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"`{name}` must be an integer >= {minimum}; got {_describe(value)}.")
+        raise TypeError(f"`{name}` must be an integer >= {minimum}; got {describe(value)}.")
     if value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}; got {value!r}.")
     return int(value)
@@ -65,7 +70,7 @@ def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
 def check_seed(value: Any, name: str = "seed") -> int:
     """Return ``value`` as an int, or raise if it is not a non-negative integer."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"`{name}` must be a non-negative integer; got {_describe(value)}.")
+        raise TypeError(f"`{name}` must be a non-negative integer; got {describe(value)}.")
     if value < 0:
         raise ValueError(f"`{name}` must be a non-negative integer; got {value!r}.")
     return int(value)
@@ -74,7 +79,7 @@ def check_seed(value: Any, name: str = "seed") -> int:
 def check_bool(value: Any, name: str) -> bool:
     """Return ``value`` if it is ``True`` or ``False``, else raise."""
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"`{name}` must be True or False; got {_describe(value)}.")
+        raise TypeError(f"`{name}` must be True or False; got {describe(value)}.")
     return bool(value)
 
 
@@ -82,7 +87,7 @@ def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
     """Return ``value`` if it is one of ``choices``, else raise listing the valid names."""
     if not isinstance(value, str) or value not in choices:
         valid = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"`{name}` must be one of {valid}; got {_describe(value)}.")
+        raise ValueError(f"`{name}` must be one of {valid}; got {describe(value)}.")
     return value
 
 
@@ -105,7 +110,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
             ) from None
     else:
         raise TypeError(
-            f"`device` must be 'auto', 'cpu', 'cuda' or a torch.device; got {_describe(device)}."
+            f"`device` must be 'auto', 'cpu', 'cuda' or a torch.device; got {describe(device)}."
         )
     if dev.type not in ("cpu", "cuda"):
         raise ValueError(f"`device` must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {str(dev)!r}.")
@@ -130,13 +135,13 @@ def _to_numpy_2d_numeric(X: Any, name: str) -> tuple[np.ndarray | torch.Tensor, 
         return X.to_numpy(dtype=np.float64), feature_names
     if isinstance(X, torch.Tensor):
         if X.is_complex() or not (X.is_floating_point() or X.dtype in _TORCH_INT_TYPES):
-            raise TypeError(f"`{name}` must be a real numeric tensor; got {_describe(X)}.")
+            raise TypeError(f"`{name}` must be a real numeric tensor; got {describe(X)}.")
         return X, None
     if isinstance(X, (pd.Series, np.ndarray, list, tuple)):
         arr = np.asarray(X)
     else:
         raise TypeError(
-            f"`{name}` must be a numpy array, torch tensor or pandas DataFrame; got {_describe(X)}."
+            f"`{name}` must be a numpy array, torch tensor or pandas DataFrame; got {describe(X)}."
         )
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"`{name}` must hold real numbers; got an array of dtype {arr.dtype}.")
@@ -209,7 +214,7 @@ def as_target(y: Any, n: int, *, name: str = "y", device: torch.device | None = 
         arr: Any = y.to_numpy(dtype=np.float64)
     elif isinstance(y, torch.Tensor):
         if y.is_complex() or not (y.is_floating_point() or y.dtype in _TORCH_INT_TYPES):
-            raise TypeError(f"`{name}` must be a real numeric tensor; got {_describe(y)}.")
+            raise TypeError(f"`{name}` must be a real numeric tensor; got {describe(y)}.")
         arr = y
     elif isinstance(y, (np.ndarray, list, tuple)):
         arr = np.asarray(y)
@@ -217,7 +222,7 @@ def as_target(y: Any, n: int, *, name: str = "y", device: torch.device | None = 
             raise ValueError(f"`{name}` must hold real numbers; got an array of dtype {arr.dtype}.")
     else:
         raise TypeError(
-            f"`{name}` must be a numpy array, torch tensor or pandas Series; got {_describe(y)}."
+            f"`{name}` must be a numpy array, torch tensor or pandas Series; got {describe(y)}."
         )
     if arr.ndim != 1:
         raise ValueError(
@@ -226,3 +231,56 @@ def as_target(y: Any, n: int, *, name: str = "y", device: torch.device | None = 
     if arr.shape[0] != n:
         raise ValueError(f"`{name}` must have length {n} (the number of rows of X); got {arr.shape[0]}.")
     return _finalise(arr, name, device)
+
+
+def check_nonnegative(value: Any, name: str) -> float:
+    """Return ``value`` as a float, or raise if it is not a non-negative finite number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"`{name}` must be a non-negative finite number; got {describe(value)}.")
+    if not math.isfinite(float(value)) or value < 0:
+        raise ValueError(f"`{name}` must be a non-negative finite number; got {float(value)!r}.")
+    return float(value)
+
+
+def check_integer(value: Any, name: str) -> int:
+    """Return ``value`` as an int, or raise if it is not an integer (any sign)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` must be an integer; got {describe(value)}.")
+    return int(value)
+
+
+def _float_array(value: Any) -> np.ndarray | None:
+    """``value`` as a float64 numpy array (a tensor is detached and moved to the CPU), or None."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
+def check_grid(values: Any, name: str) -> np.ndarray:
+    """A 1-D grid of positive finite numbers, returned sorted increasing and de-duplicated."""
+    arr = _float_array(values)
+    if arr is None:
+        raise TypeError(f"`{name}` must be a 1-D array of positive numbers; got {describe(values)}.")
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(
+            f"`{name}` must be a non-empty 1-D array of positive numbers; got shape {arr.shape}."
+        )
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        bad = float(arr[~(np.isfinite(arr) & (arr > 0))][0])
+        raise ValueError(f"`{name}` must contain positive finite numbers only; got {bad!r}.")
+    return np.unique(arr)
+
+
+def check_positive_array(value: Any, name: str) -> np.ndarray:
+    """A non-empty float64 array (any shape) of positive finite numbers, e.g. posterior draws."""
+    arr = _float_array(value)
+    if arr is None:
+        raise TypeError(f"`{name}` must be an array of positive numbers; got {describe(value)}.")
+    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(
+            f"`{name}` must be a non-empty array of positive finite numbers; got {describe(value)}."
+        )
+    return arr

@@ -1,4 +1,4 @@
-"""Closed forms of the gaussian-prior model: the conjugate posterior and the marginal likelihood.
+"""The closed-form posterior of the gaussian-prior model (its evidence is in :mod:`bayeswd.evidence`).
 
 With a gaussian prior ``w_j ~ Normal(0, tau^2)``, a flat intercept and a *known* noise sd
 ``sigma``, the posterior of ``theta = (w, b)`` is gaussian. These formulas are the oracle every

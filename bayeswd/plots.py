@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from bayeswd._arviz import as_inference_data
-from bayeswd._validation import _describe
+from bayeswd._validation import describe
 from bayeswd.selection import EvidenceResult, SelectionResult, SweepResult
 
 __all__ = [
@@ -50,7 +50,7 @@ def _new_ax(ax: Axes | None, figsize: tuple[float, float] = (7.0, 4.5)) -> Axes:
     if ax is None:
         _, ax = plt.subplots(figsize=figsize, layout="constrained")
     elif not isinstance(ax, Axes):
-        raise TypeError(f"`ax` must be a matplotlib Axes or None; got {_describe(ax)}.")
+        raise TypeError(f"`ax` must be a matplotlib Axes or None; got {describe(ax)}.")
     return ax
 
 
@@ -63,7 +63,7 @@ def _posteriors(posteriors: Any) -> dict[str, Any]:
     if not isinstance(posteriors, Mapping) or len(posteriors) == 0:
         raise TypeError(
             "`posteriors` must be a non-empty mapping of names to InferenceData or posterior "
-            f"results; got {_describe(posteriors)}."
+            f"results; got {describe(posteriors)}."
         )
     out: dict[str, Any] = {}
     for name, obj in posteriors.items():
@@ -71,7 +71,7 @@ def _posteriors(posteriors: Any) -> dict[str, Any]:
         if idata is None:
             raise TypeError(
                 f"`posteriors[{name!r}]` must be an arviz.InferenceData or have a to_inference_data() "
-                f"method; got {_describe(obj)}."
+                f"method; got {describe(obj)}."
             )
         if "posterior" not in idata.groups() or "coef" not in idata.posterior:
             raise ValueError(
@@ -108,7 +108,7 @@ def _select_features(names: list[str], features: Any, max_features: int) -> list
     if isinstance(features, (str, int, np.integer)):
         features = [features]
     if not isinstance(features, Sequence) and not isinstance(features, np.ndarray):
-        raise TypeError(f"`features` must be a list of names or positions; got {_describe(features)}.")
+        raise TypeError(f"`features` must be a list of names or positions; got {describe(features)}.")
     idx: list[int] = []
     for f in features:
         if isinstance(f, (int, np.integer)) and not isinstance(f, bool):
@@ -120,7 +120,7 @@ def _select_features(names: list[str], features: Any, max_features: int) -> list
                 raise ValueError(f"`features` must name features of the posterior; got {f!r}.")
             idx.append(names.index(f))
         else:
-            raise TypeError(f"`features` must hold names or integer positions; got {_describe(f)}.")
+            raise TypeError(f"`features` must hold names or integer positions; got {describe(f)}.")
     if not idx:
         raise ValueError("`features` must select at least one feature; got an empty list.")
     return idx
@@ -130,7 +130,7 @@ def _map_coefs(maps: Any, d: int) -> dict[str, np.ndarray]:
     if maps is None:
         return {}
     if not isinstance(maps, Mapping):
-        raise TypeError(f"`maps` must be a mapping of names to MAPResult; got {_describe(maps)}.")
+        raise TypeError(f"`maps` must be a mapping of names to MAPResult; got {describe(maps)}.")
     out = {}
     for name, fit in maps.items():
         coef = getattr(fit, "coef", None)
@@ -139,7 +139,7 @@ def _map_coefs(maps: Any, d: int) -> dict[str, np.ndarray]:
         if coef is None or np.ndim(coef) != 1 or np.shape(coef)[0] != d:
             raise ValueError(
                 f"`maps[{name!r}]` must be a MAPResult (or have `coef`) with {d} weights; "
-                f"got {_describe(fit)}."
+                f"got {describe(fit)}."
             )
         out[str(name)] = np.asarray(coef, dtype=np.float64)
     return out
@@ -162,7 +162,7 @@ def _map_style(j: int, n_models: int) -> dict[str, Any]:
 
 def _check_hdi(p: Any, name: str = "hdi_prob") -> float:
     if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 < float(p) < 1.0:
-        raise ValueError(f"`{name}` must be a probability in (0, 1); got {_describe(p)}.")
+        raise ValueError(f"`{name}` must be a probability in (0, 1); got {describe(p)}.")
     return float(p)
 
 
@@ -202,7 +202,7 @@ def _sweeps(sweeps: Any) -> dict[str, SweepResult]:
     if isinstance(sweeps, Mapping) and sweeps and all(isinstance(s, SweepResult) for s in sweeps.values()):
         return {str(k): v for k, v in sweeps.items()}
     raise TypeError(
-        f"`sweeps` must be a SweepResult or a mapping of names to SweepResult; got {_describe(sweeps)}."
+        f"`sweeps` must be a SweepResult or a mapping of names to SweepResult; got {describe(sweeps)}."
     )
 
 
@@ -270,7 +270,7 @@ def plot_path(
         One line per weight, plus a dashed zero line.
     """
     if not isinstance(sweep, SweepResult):
-        raise TypeError(f"`sweep` must be a SweepResult; got {_describe(sweep)}.")
+        raise TypeError(f"`sweep` must be a SweepResult; got {describe(sweep)}.")
     names = list(sweep.feature_names) or [f"x{j}" for j in range(sweep.coef.shape[1])]
     idx = _select_features(names, features, max_features)
     ax = _new_ax(ax)
@@ -344,7 +344,7 @@ def plot_lam_selection(
     for name, obj, cls in (("validation", validation, SelectionResult), ("cv", cv, SelectionResult),
                            ("evidence", evidence, EvidenceResult)):
         if obj is not None and not isinstance(obj, cls):
-            raise TypeError(f"`{name}` must be a {cls.__name__} or None; got {_describe(obj)}.")
+            raise TypeError(f"`{name}` must be a {cls.__name__} or None; got {describe(obj)}.")
     draws = None
     if lam_draws is not None:
         if isinstance(lam_draws, torch.Tensor):
@@ -352,7 +352,7 @@ def plot_lam_selection(
         draws = np.asarray(lam_draws, dtype=np.float64).ravel()
         if draws.size < 2 or not np.all(np.isfinite(draws)) or np.any(draws <= 0):
             raise ValueError(
-                f"`lam_draws` must hold at least 2 positive finite draws; got {_describe(lam_draws)}."
+                f"`lam_draws` must hold at least 2 positive finite draws; got {describe(lam_draws)}."
             )
     if oracle is not None and (not np.isfinite(oracle) or oracle <= 0):
         raise ValueError(f"`oracle` must be a positive finite number; got {oracle!r}.")
@@ -585,10 +585,10 @@ def plot_shrinkage(
     ref = np.asarray(reference, dtype=np.float64)
     if ref.shape != (len(names),) or not np.all(np.isfinite(ref)):
         raise ValueError(
-            f"`reference` must be {len(names)} finite weights (one per feature); got {_describe(reference)}."
+            f"`reference` must be {len(names)} finite weights (one per feature); got {describe(reference)}."
         )
     if not isinstance(reference_label, str):
-        raise TypeError(f"`reference_label` must be a string; got {_describe(reference_label)}.")
+        raise TypeError(f"`reference_label` must be a string; got {describe(reference_label)}.")
     ax = _new_ax(ax, (6.0, 5.5))
     q = [(1 - interval_prob) / 2, (1 + interval_prob) / 2]
     span = np.ptp(ref[idx]) if len(idx) > 1 else 0.0

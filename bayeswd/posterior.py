@@ -396,7 +396,10 @@ def sample_posterior(
     Warns
     -----
     DiagnosticWarning
-        NUTS: max R-hat > 1.01, min bulk ESS < 100 per chain, or any divergent transition.
+        NUTS, with rules calibrated to the run (:mod:`bayeswd.infer.diagnostics`): a bulk or tail
+        R-hat above the bound a healthy run of this many chains, draws and parameters exceeds
+        with 1 % probability (never below 1.01); a min bulk or tail ESS below
+        ``min(100 per chain, max(50, 10 % of the draws))``; or any divergent transition.
     ConvergenceWarning
         SVI: the step budget ran out before the ELBO stopping rule was met.
 
@@ -444,7 +447,8 @@ def sample_posterior(
     diag = diagnose(samples)
     if isinstance(options, (NUTS, PyroNUTS)):
         diag.update(nuts_diagnostics(out.sample_stats, options.max_tree_depth))
-        warn_diagnostics(diag, out.sample_stats, num_chains, stacklevel=3)
+        warn_diagnostics(diag, out.sample_stats, num_chains, samples=samples,
+                         num_draws=num_samples, stacklevel=3)
     if not out.converged:
         warnings.warn(
             f"SVI stopped after {out.info['svi_steps']} steps before its ELBO stopping rule was "

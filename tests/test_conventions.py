@@ -29,7 +29,7 @@ def diabetes():
 
 
 def test_worked_example():
-    # DESIGN.md: weight_decay=3 on MSELoss(mean), n=20, noise sd 0.01 => prior sd 1.826e-3.
+    # docs/mathematics.md: weight_decay=3 on MSELoss(mean), n=20, noise sd 0.01 => prior sd 1.826e-3.
     tau = bw.tau_from_weight_decay(3.0, sigma=0.01, n=20, loss="mse_mean")
     assert tau == pytest.approx(math.sqrt(2 * 0.01**2 / (20 * 3)), rel=1e-15)
     assert f"{tau:.3e}" == "1.826e-03"

@@ -18,7 +18,10 @@ def rel(a, b):
 
 
 def closed_form(X, y, sigma, tau):
-    """Posterior mean of (w, b) under the gaussian prior with a flat intercept (DESIGN.md 2)."""
+    """Posterior mean of (w, b) under the gaussian prior with a flat intercept.
+
+    docs/mathematics.md, section 2.
+    """
     A = torch.cat([X, torch.ones(X.shape[0], 1, dtype=X.dtype)], 1)
     prior_prec = torch.full((X.shape[1] + 1,), 1 / tau**2, dtype=X.dtype)
     prior_prec[-1] = 0.0
@@ -251,14 +254,14 @@ def test_no_intercept_laplace():
 
 @pytest.mark.parametrize("prior", ["gaussian", "laplace"])
 def test_fast_hessian_equals_autograd_hessian_of_the_model(prior):
-    from bayeswd.map import _hessian, _Problem
+    from bayeswd.solvers.problem import Problem, hessian
 
     X, y = SEED.train.X[:, :30], SEED.train.y
     for fit_intercept in (True, False):
-        prob = _Problem(X, y, prior, 0.3, 0.2, fit_intercept, 0.0)
+        prob = Problem(X, y, prior, 0.3, 0.2, fit_intercept, 0.0)
         theta = torch.linspace(-0.5, 0.5, prob.zeros().numel(), dtype=torch.float64)
         for part in ("joint", "likelihood"):
-            exact = _hessian(lambda th, part=part, prob=prob: prob.neg_log_density(th, part=part), theta)
+            exact = hessian(lambda th, part=part, prob=prob: prob.neg_log_density(th, part=part), theta)
             torch.testing.assert_close(prob.hessian(part=part), exact, rtol=1e-12, atol=1e-9)
 
 
@@ -266,19 +269,19 @@ def test_fast_hessian_equals_autograd_hessian_of_the_model(prior):
 def test_closed_form_gradient_and_gram_statistics_equal_the_model(prior, monkeypatch):
     """The likelihood's gradient from the residual and the Gram statistics A^T A, A^T y0 (X read in
     blocks of rows, the last one ragged) equal autograd of the model and the explicit [X 1]."""
-    from bayeswd import map as M
     from bayeswd import stats as stats_mod
+    from bayeswd.solvers import problem as M
 
     X, y = SEED.train.X[:, :30], SEED.train.y
     n, d = X.shape
-    monkeypatch.setattr(M._Problem, "block_rows", lambda self: 7)  # blocks of 7, 7 and 6 rows
+    monkeypatch.setattr(M.Problem, "block_rows", lambda self: 7)  # blocks of 7, 7 and 6 rows
     monkeypatch.setattr(stats_mod, "BLOCK_BYTES", 7 * d * X.element_size())  # the same in the Gram pass
     for fit_intercept, b0 in ((True, 0.0), (False, 0.3)):
-        prob = M._Problem(X, y, prior, 0.3, 0.2, fit_intercept, b0)
+        prob = M.Problem(X, y, prior, 0.3, 0.2, fit_intercept, b0)
         theta = torch.linspace(-0.5, 0.45, prob.zeros().numel(), dtype=torch.float64)
         for part in ("joint", "likelihood"):
             g, r = prob.gradient(theta, part=part)
-            exact = M._grad(lambda th, part=part, prob=prob: prob.neg_log_density(th, part=part), theta)
+            exact = M.grad(lambda th, part=part, prob=prob: prob.neg_log_density(th, part=part), theta)
             torch.testing.assert_close(g, exact, rtol=1e-12, atol=1e-9)
         b = theta[d] if fit_intercept else b0
         torch.testing.assert_close(r, y - X @ theta[:d] - b, rtol=0, atol=1e-13)
@@ -289,14 +292,15 @@ def test_closed_form_gradient_and_gram_statistics_equal_the_model(prior, monkeyp
 
 
 def test_lipschitz_constant_from_the_smaller_gram_matrix():
-    from bayeswd.map import _lipschitz_mse, _Problem
+    from bayeswd.solvers.loops import lipschitz_mse
+    from bayeswd.solvers.problem import Problem
 
     for X, y, *_ in (PROBLEMS["seed"], DIABETES):  # n < d and n > d
         for fit_intercept in (True, False):
             A = torch.cat([X, torch.ones(X.shape[0], 1, dtype=X.dtype)], 1) if fit_intercept else X
             expected = 2 * float(torch.linalg.eigvalsh(A.T @ A).max()) / X.shape[0] + 0.5
-            prob = _Problem(X, y, "gaussian", 1.0, 1.0, fit_intercept, 0.0)
-            assert _lipschitz_mse(prob, 0.5) == pytest.approx(expected, rel=1e-10)
+            prob = Problem(X, y, "gaussian", 1.0, 1.0, fit_intercept, 0.0)
+            assert lipschitz_mse(prob, 0.5) == pytest.approx(expected, rel=1e-10)
 
 
 def test_objective_is_the_model_negative_log_density_up_to_a_constant():

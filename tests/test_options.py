@@ -38,10 +38,16 @@ def test_inapplicable_setting_is_a_type_error(method, kwargs, match):
         bw.sample_posterior(X, y, sigma=0.3, tau=1.0, method=method, **kwargs, **QUIET)
 
 
-@pytest.mark.parametrize("method", [NUTS(), PyroNUTS(), SVI(), Exact()])
-def test_settings_next_to_an_options_object_are_a_type_error(method):
+@pytest.mark.parametrize(("method", "match"), [
+    (NUTS(), r"`num_warmup` cannot be given next to method=NUTS\(\.\.\.\): set it on the method object, "
+             r"e\.g\. method=NUTS\(num_warmup=10\)"),
+    (PyroNUTS(), r"`num_warmup` cannot be given next to method=PyroNUTS"),
+    (SVI(), r"`num_warmup` does not apply to SVI \(method='svi'\); it is a setting of NUTS or PyroNUTS"),
+    (Exact(), r"`num_warmup` does not apply to Exact"),
+])
+def test_settings_next_to_an_options_object_are_a_type_error(method, match):
     X, y = _data()
-    with pytest.raises(TypeError, match=r"`num_warmup` cannot be given next to method=.*set it on"):
+    with pytest.raises(TypeError, match=match):
         bw.sample_posterior(X, y, sigma=0.3, tau=1.0, method=method, num_warmup=10, **QUIET)
 
 

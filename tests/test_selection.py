@@ -131,6 +131,43 @@ def test_sweep_validation_errors(seed, kwargs, error, match):
         lam_sweep(seed.train.X, seed.train.y, **kwargs)
 
 
+def test_one_lasso_solver_for_map_fit_lam_sweep_and_cv_curve(seed):
+    """map_fit(prior="laplace"), lam_sweep and cv_curve run the one lasso solver
+    (bayeswd.solvers.lasso) on the centred statistics of one function, and every penalty here ends
+    with its exact active-set solve: the coefficients are the same to the last bit."""
+    X, y = seed.train.X, seed.train.y
+    s = lam_sweep(X, y, prior="laplace")
+    for i in range(s.lams.size):
+        fit = bayeswd.map_fit(X, y, prior="laplace", sigma=seed.sigma, lam=float(s.lams[i]))
+        assert fit.converged and fit.lam == s.lams[i]
+        assert np.array_equal(fit.coef.numpy(), s.coef[i]), i
+        assert fit.intercept == pytest.approx(s.intercept[i], rel=0, abs=1e-14)
+    # cv_curve holds no coefficients: each fold's held-out error is bit-equal to lam_sweep's on the
+    # same rows, whose coefficients are bit-equal to map_fit's.
+    res = cv_curve(X, y, prior="laplace", n_folds=4, n_lams=10, seed=0)
+    for k in range(4):
+        tr, te = res.folds != k, res.folds == k
+        sk = lam_sweep(X[tr], y[tr], prior="laplace", lams=res.lams, X_test=X[te], y_test=y[te])
+        assert np.array_equal(sk.test_mse, res.fold_mse[k])
+        for j in (2, 7):
+            fit = bayeswd.map_fit(X[tr], y[tr], prior="laplace", sigma=seed.sigma, lam=float(res.lams[j]))
+            assert np.array_equal(fit.coef.numpy(), sk.coef[j])
+
+
+def test_one_lasso_solver_when_n_exceeds_d():
+    """The same identity on a tall problem (the Gram statistics from blocks of rows) and without an
+    intercept."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((500, 30)) + 2.0
+    y = X[:, :5] @ np.linspace(1.0, 0.2, 5) + 0.5 + rng.standard_normal(500)
+    for fit_intercept in (True, False):
+        s = lam_sweep(X, y, prior="laplace", n_lams=12, fit_intercept=fit_intercept)
+        for i in (1, 6, 10):
+            fit = bayeswd.map_fit(X, y, prior="laplace", sigma=1.0, lam=float(s.lams[i]),
+                                  fit_intercept=fit_intercept)
+            assert np.array_equal(fit.coef.numpy(), s.coef[i])
+
+
 # ------------------------------------------------------------------ validation and CV
 
 
@@ -334,6 +371,28 @@ def test_evidence_is_the_gaussian_marginal_likelihood(intercept):
     k = 57
     lam_k, sig_k = ev.lams[k], ev.sigma_curve[k]
     assert ev.log_evidence_curve[k] == pytest.approx(direct(sig_k, sig_k / math.sqrt(lam_k)), abs=1e-6)
+
+
+@pytest.mark.parametrize(("intercept", "fit_intercept"), [("integrate", True), ("centre", True), ("centre", False)])
+def test_profiled_evidence_is_gaussian_log_marginal(intercept, fit_intercept):
+    """The SVD-profiled evidence of maximize_evidence, at its sigma for a lam, is
+    bayeswd.evidence.gaussian_log_marginal at that (sigma, tau = sigma / sqrt(lam)): the one formula.
+    "integrate" is the flat intercept integrated out; "centre" the centred rows as n rows without one."""
+    from bayeswd.evidence import gaussian_log_marginal
+
+    X, y, _, _, _ = _prior_problem(40, 12, 0.6, 0.5, seed=9)
+    ev = maximize_evidence(X, y, intercept=intercept, fit_intercept=fit_intercept)
+    if intercept == "centre" and fit_intercept:
+        X, y, marg_intercept = X - X.mean(axis=0), y - y.mean(), False
+    else:
+        marg_intercept = fit_intercept
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    for k in (0, 60, 120, 199):
+        sig, lam = ev.sigma_curve[k], ev.lams[k]
+        direct = gaussian_log_marginal(Xt, yt, sigma=sig, tau=sig / math.sqrt(lam), fit_intercept=marg_intercept)
+        assert ev.log_evidence_curve[k] == pytest.approx(direct, rel=1e-10, abs=1e-9)
+    direct = gaussian_log_marginal(Xt, yt, sigma=ev.sigma, tau=ev.tau, fit_intercept=marg_intercept)
+    assert ev.log_evidence == pytest.approx(direct, rel=1e-10, abs=1e-9)
 
 
 def test_evidence_seed_problem_degenerate_when_centred(seed):

@@ -216,6 +216,17 @@ def _call_form(cls: type, items: dict[str, Any]) -> str:
     return f"method={cls.__name__}({args})"
 
 
+def _reject(key: str, cls: type) -> None:
+    """Raise the ``TypeError`` for a keyword that is not a setting of ``cls``."""
+    owners = _owners(key)
+    if not owners:
+        raise TypeError(f"sample_posterior() got an unexpected keyword argument {key!r}.")
+    raise TypeError(
+        f"`{key}` does not apply to {cls.__name__} (method={cls.name!r}); it is a setting of "
+        f"{' or '.join(owners)}: e.g. method={owners[0]}({key}=...)."
+    )
+
+
 def resolve_method(method: Any, legacy: dict[str, Any], *, stacklevel: int = 3) -> MethodOptions:
     """The options object of ``method``, with the deprecated keywords ``legacy`` folded in.
 
@@ -226,12 +237,13 @@ def resolve_method(method: Any, legacy: dict[str, Any], *, stacklevel: int = 3) 
     an options object, is a ``TypeError`` naming it.
     """
     if isinstance(method, _CLASSES):
-        if legacy:
-            key = next(iter(legacy))
-            raise TypeError(
-                f"`{key}` cannot be given next to method={type(method).__name__}(...): set it on "
-                f"the method object, e.g. {_call_form(type(method), {key: legacy[key]})}."
-            )
+        for key, value in legacy.items():
+            if key in _field_names(type(method)):
+                raise TypeError(
+                    f"`{key}` cannot be given next to method={type(method).__name__}(...): set it "
+                    f"on the method object, e.g. {_call_form(type(method), {key: value})}."
+                )
+            _reject(key, type(method))
         return method
     if not isinstance(method, str):
         raise TypeError(
@@ -249,15 +261,8 @@ def resolve_method(method: Any, legacy: dict[str, Any], *, stacklevel: int = 3) 
         backend = check_choice(backend, "backend", NUTS_BACKENDS)
         cls = PyroNUTS if backend == "pyro" else NUTS
     for key in legacy:
-        if key in _field_names(cls):
-            continue
-        owners = _owners(key)
-        if not owners:
-            raise TypeError(f"sample_posterior() got an unexpected keyword argument {key!r}.")
-        raise TypeError(
-            f"`{key}` does not apply to {cls.__name__} (method={method!r}); it is a setting of "
-            f"{' or '.join(owners)}: e.g. method={owners[0]}({key}=...)."
-        )
+        if key not in _field_names(cls):
+            _reject(key, cls)
     options = cls(**legacy)
     if given:
         warnings.warn(
