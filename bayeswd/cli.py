@@ -2,6 +2,12 @@
 
 ``bayeswd demo`` runs the seed problem of the design notes; ``bayeswd fit data.csv --target y``
 runs the same analysis on a user's data. ``python -m bayeswd`` is the same command.
+
+The command reports, it does not spill: the warnings of the analysis are caught and shown next to
+their result in the report, and listed once on stderr at the end. Nothing is lost: it refuses an
+``--out`` folder holding files it did not write (``--force`` overrides), writes each file under a
+temporary name and moves it into place, ``report.html`` last, and stops on Ctrl-C with one line
+(exit status 130).
 """
 
 from __future__ import annotations
@@ -83,6 +89,11 @@ def _common(p: argparse.ArgumentParser, default_out: str) -> None:
         help="settings of SVI, e.g. --svi guide=lowrank lr=0.01 (the fields of bayeswd.infer.SVI)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into --out even if it holds files bayeswd did not write (they are left alone)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -212,7 +223,8 @@ def settings_from_args(args: argparse.Namespace, priors: tuple[str, ...]) -> Any
     return dataclasses.replace(base, methods=methods, priors=priors, nuts=nuts, svi=svi)
 
 
-def run_demo(args: argparse.Namespace) -> Path:
+def run_demo(args: argparse.Namespace, found: list[Any]) -> Path:
+    """The demo analysis; its warnings go into ``found`` (:class:`bayeswd.report.AnalysisWarning`)."""
     import bayeswd as bw
     from bayeswd.report import run_analysis
 
@@ -239,11 +251,14 @@ def run_demo(args: argparse.Namespace) -> Path:
         device=args.device,
         progress_bar=not args.no_progress,
         notes=notes,
+        force=args.force,
+        collected=found,
     )
 
 
-def run_fit(args: argparse.Namespace) -> Path:
-    from bayeswd.report import run_analysis
+def run_fit(args: argparse.Namespace, found: list[Any]) -> Path:
+    """The analysis of ``args.csv``; its warnings go into ``found`` (``AnalysisWarning`` records)."""
+    from bayeswd.report import capture_warnings, run_analysis
     from bayeswd.selection import maximize_evidence
 
     X, y = load_csv(args.csv, args.target, args.features)
@@ -260,7 +275,8 @@ def run_fit(args: argparse.Namespace) -> Path:
     sigma, tau = args.sigma, args.tau
     source = "given on the command line"
     if sigma is None or tau is None:
-        evid = maximize_evidence(X_train, y_train, intercept="integrate")
+        with capture_warnings(found, "sigma and tau (empirical Bayes)", step="choosing sigma and tau"):
+            evid = maximize_evidence(X_train, y_train, intercept="integrate")
         sigma = evid.sigma if sigma is None else sigma
         tau = evid.tau if tau is None else tau
         source = "chosen by maximising the evidence (empirical Bayes) where not given"
@@ -285,7 +301,42 @@ def run_fit(args: argparse.Namespace) -> Path:
         device=args.device,
         progress_bar=not args.no_progress,
         notes=notes,
+        force=args.force,
+        collected=found,
     )
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Name -> (mtime, size) of the files in ``folder`` (empty if it does not exist)."""
+    try:
+        return {p.name: (st.st_mtime_ns, st.st_size) for p in folder.iterdir()
+                if p.is_file() and (st := p.stat())}
+    except OSError:
+        return {}
+
+
+def _interrupted(folder: Path, before: dict[str, tuple[int, int]]) -> str:
+    """What an interrupted run left in ``folder``, in words."""
+    from bayeswd.report import MANIFEST
+
+    after = _snapshot(folder)
+    changed = sorted(n for n, s in after.items()
+                     if before.get(n) != s and n != MANIFEST and not n.endswith(".tmp"))
+    if not changed:
+        return "interrupted; nothing was written"
+    kept = "" if "report.html" in changed else "; report.html was not rewritten"
+    return (f"interrupted while writing; {len(changed)} file(s) in {folder} were replaced "
+            f"({', '.join(changed)}){kept}")
+
+
+def _list_warnings(command: str, found: list[Any]) -> None:
+    """The warnings of the run, one line each, on stderr (nothing when there were none)."""
+    if not found:
+        return
+    print(f"bayeswd {command}: {len(found)} warning(s); the report shows each next to its result, "
+          "with what to do:", file=sys.stderr)
+    for w in found:
+        print(f"  - {w}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -294,14 +345,31 @@ def main(argv: list[str] | None = None) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # the command writes figures to files and never needs a screen
+    from bayeswd.report import OutputFolderError, check_output_folder
+
+    out = Path(args.out)
+    before = _snapshot(out)
+    found: list[Any] = []
     try:
-        path = run_demo(args) if args.command == "demo" else run_fit(args)
+        check_output_folder(out, force=args.force)
+        path = run_demo(args, found) if args.command == "demo" else run_fit(args, found)
+    except KeyboardInterrupt:
+        print(f"bayeswd {args.command}: {_interrupted(out, before)}", file=sys.stderr)
+        return 130
+    except OutputFolderError as err:
+        print(f"bayeswd {args.command}: error: --out {err.folder} holds {err.name!r}, {err.reason}; "
+              "use --force to overwrite, or another --out", file=sys.stderr)
+        return 2
+    except NotADirectoryError as err:
+        print(f"bayeswd {args.command}: error: --out {err}", file=sys.stderr)
+        return 2
     except CLIError as err:
         print(f"bayeswd {args.command}: error: {err}", file=sys.stderr)
         return 2
     except (ValueError, TypeError) as err:  # a bad setting caught by the library's boundary checks
         print(f"bayeswd {args.command}: error: {err}", file=sys.stderr)
         return 2
+    _list_warnings(args.command, found)
     print(f"Report written to {path.resolve()}")
     return 0
 

@@ -1,5 +1,7 @@
-"""The ``bayeswd`` command: CSV error cases (clear message, exit 2, no traceback) and a quick run."""
+"""The ``bayeswd`` command: CSV error cases (clear message, exit 2, no traceback), quick runs, warnings
+reported and not spilled, the output folder (refusal, --force, atomic writes) and Ctrl-C."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -10,7 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import bayeswd.report as report
 from bayeswd.cli import main
+from bayeswd.report import analysis as report_analysis
+from bayeswd.report import outputs as report_outputs
 
 
 def run_cli(*args):
@@ -18,14 +23,18 @@ def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "bayeswd", *args], capture_output=True, text=True, timeout=900)
 
 
-@pytest.fixture
-def good_csv(tmp_path):
+def _write_good_csv(folder):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 3))
     df = pd.DataFrame(X, columns=["age", "bmi", "bp"]).assign(y=X @ [1.0, -0.5, 0.0] + 0.3 * rng.normal(size=40))
-    path = tmp_path / "data.csv"
+    path = folder / "data.csv"
     df.to_csv(path, index=False)
     return path
+
+
+@pytest.fixture
+def good_csv(tmp_path):
+    return _write_good_csv(tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -95,10 +104,23 @@ def _check_report(out: Path):
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    """One quick demo run (SVI for the fixed-prior posteriors), shared by the tests below."""
+    """One quick demo run (SVI for the fixed-prior posteriors), shared by the tests below.
+
+    NUTS (full Bayes over tau) gets 5 warm-up steps, so that the run warns about it.
+    """
     out = tmp_path_factory.mktemp("demo") / "report"
-    proc = run_cli("demo", "--quick", "--out", str(out), "--no-progress", "--method", "svi")
+    proc = run_cli("demo", "--quick", "--out", str(out), "--no-progress", "--method", "svi", "--nuts", "num_warmup=5")
     return out, proc
+
+
+@pytest.fixture(scope="module")
+def fit_run(tmp_path_factory):
+    """One quick, healthy run on a small CSV (laplace prior, NUTS), shared by the tests below."""
+    folder = tmp_path_factory.mktemp("fit")
+    csv, out = _write_good_csv(folder), folder / "fit"
+    proc = run_cli("fit", str(csv), "--target", "y", "--prior", "laplace", "--method", "nuts", "--quick",
+                   "--out", str(out), "--no-progress")
+    return csv, out, proc
 
 
 @pytest.mark.slow
@@ -126,10 +148,8 @@ def test_demo_quick_end_to_end(demo_run):
 
 
 @pytest.mark.slow
-def test_fit_csv_end_to_end(tmp_path, good_csv):
-    out = tmp_path / "fit"
-    proc = run_cli("fit", str(good_csv), "--target", "y", "--prior", "laplace", "--method", "nuts", "--quick",
-                   "--out", str(out), "--no-progress")
+def test_fit_csv_end_to_end(fit_run):
+    _, out, proc = fit_run
     assert proc.returncode == 0, proc.stderr[-3000:]
     html, summary = _check_report(out)
     assert set(summary["feature"]) == {"age", "bmi", "bp"}
@@ -162,3 +182,136 @@ def test_report_renders_in_headless_browser(tmp_path, demo_run):
     differs = np.abs(img - background).sum(axis=-1) > 0.1
     assert differs.mean() > 0.02
     assert len(np.unique((img * 255).astype(np.uint8).reshape(-1, 3), axis=0)) > 50
+
+
+# --- the command reports, it does not spill -------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_healthy_run_prints_nothing_on_stderr(fit_run):
+    _, out, proc = fit_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr == "", proc.stderr  # no warning, no source line, no progress bar (--no-progress)
+    assert proc.stdout.splitlines() == [f"Report written to {(out / 'report.html').resolve()}"]
+    html = (out / "report.html").read_text()
+    assert "<div class='warn" not in html and "warning(s)" not in html
+
+
+@pytest.mark.slow
+def test_warnings_are_listed_once_at_the_end_and_next_to_their_result(demo_run):
+    out, proc = demo_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stderr.splitlines()
+    # stderr is the list and nothing else: no raw Python warning (file path, source line), no traceback
+    assert re.fullmatch(r"bayeswd demo: (\d+) warning\(s\); the report shows each next to its result, with what "
+                        r"to do:", lines[0]), proc.stderr
+    assert len(lines) == 1 + int(re.search(r"\d+", lines[0]).group()) and all(li.startswith("  - ") for li in lines[1:])
+    assert not re.search(r"\.py:\d+|Traceback|DiagnosticWarning|warnings\.warn", proc.stderr)
+    hyper = [li for li in lines if li.startswith("  - gaussian NUTS, tau sampled: NUTS diagnostics")]
+    assert len(hyper) == 1, proc.stderr
+    # the report: a summary at the top, and the warning (with what to do) in the diagnostics section
+    html = (out / "report.html").read_text()
+    top = html[: html.index("<section")]
+    assert "warning(s)" in top and "href='#sampler-diagnostics'" in top
+    diag = re.search(r"<section id='sampler-diagnostics'>(.*?)</section>", html, re.S).group(1)
+    box = re.search(r"<div class='warn'><b>&#9888; gaussian NUTS, tau sampled</b>: NUTS diagnostics(.*?)</div>",
+                    diag, re.S)
+    assert box and "What to do:" in box.group(1) and "num_warmup" in box.group(1)
+    assert diag.count("(see below)") == 1  # the table row of that posterior points at it
+
+
+# --- nothing lost ---------------------------------------------------------------------------------
+
+
+def _state(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+@pytest.fixture
+def tiny_quick(monkeypatch):
+    """--quick made tiny, for in-process runs that only exercise the output folder."""
+    from bayeswd.infer import NUTS, SVI
+
+    tiny = report.AnalysisSettings(num_samples=100, num_chains=2, nuts=NUTS(num_warmup=100),
+                                   svi=SVI(max_steps=3000), n_lams=5)
+    monkeypatch.setattr(report.AnalysisSettings, "quick", classmethod(lambda cls, **changes: tiny))
+
+
+def _fit_args(csv, out, *extra):
+    return ["fit", str(csv), "--target", "y", "--prior", "gaussian", "--method", "svi", "--quick", "--no-progress",
+            "--out", str(out), *extra]
+
+
+@pytest.mark.slow
+def test_refuses_to_overwrite_a_file_it_did_not_write(tmp_path, capsys, fit_run):
+    csv, first, _ = fit_run
+    out = tmp_path / "out"
+    shutil.copytree(first, out)
+    (out / "notes.txt").write_text("my notes")
+    before = _state(out)
+    assert main(_fit_args(csv, out)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert re.fullmatch(r"bayeswd fit: error: --out .*out holds 'notes.txt', which bayeswd did not write; "
+                        r"use --force to overwrite, or another --out\n", err), err
+    assert _state(out) == before
+
+
+@pytest.mark.slow
+def test_second_run_into_its_own_output_then_force(tmp_path, capsys, fit_run, tiny_quick):
+    csv, first, _ = fit_run
+    out = tmp_path / "out"
+    shutil.copytree(first, out)
+    old_report = (out / "report.html").read_bytes()
+    # its own previous output (another prior and method): no --force needed; its stale files go
+    assert main(_fit_args(csv, out)) == 0, capsys.readouterr().err
+    assert capsys.readouterr().err == ""
+    assert (out / "report.html").read_bytes() != old_report
+    assert (out / "posterior_gaussian_svi.nc").exists() and not (out / "posterior_laplace_nuts.nc").exists()
+    manifest = json.loads((out / ".bayeswd-report.json").read_text())["files"]
+    assert set(manifest) == {p.name for p in out.iterdir()} - {".bayeswd-report.json"}
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    # a foreign file: --force writes anyway and leaves it alone
+    (out / "notes.txt").write_text("my notes")
+    assert main(_fit_args(csv, out, "--force")) == 0
+    assert (out / "notes.txt").read_text() == "my notes"
+    assert "notes.txt" not in json.loads((out / ".bayeswd-report.json").read_text())["files"]
+
+
+# --- Ctrl-C ---------------------------------------------------------------------------------------
+
+
+def test_interrupt_stops_with_one_line_and_status_130(tmp_path, capsys, good_csv, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report_analysis, "sample_posterior", interrupted)
+    out = tmp_path / "out"
+    assert main(_fit_args(good_csv, out)) == 130
+    assert capsys.readouterr().err == "bayeswd fit: interrupted; nothing was written\n"
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_interrupt_while_writing_says_which_files_and_keeps_the_old_report(tmp_path, capsys, fit_run, tiny_quick,
+                                                                          monkeypatch):
+    csv, first, _ = fit_run
+    out = tmp_path / "out"
+    shutil.copytree(first, out)
+    old_report = (out / "report.html").read_bytes()
+    real_replace, calls = report_outputs.os.replace, []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 3:  # the manifest and one file are in place
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    monkeypatch.setattr(report_outputs.os, "replace", replace)
+    assert main(_fit_args(csv, out)) == 130
+    err = capsys.readouterr().err
+    assert re.fullmatch(r"bayeswd fit: interrupted while writing; 1 file\(s\) in .* were replaced \([^,]+\); "
+                        r"report.html was not rewritten\n", err), err
+    assert (out / "report.html").read_bytes() == old_report
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    report.check_output_folder(out)  # the next run accepts the folder without --force

@@ -1,25 +1,16 @@
-"""A whole analysis into one folder: MAP, sweeps, lambda selection, posteriors, plots, HTML report.
-
-:func:`run_analysis` is what the ``bayeswd demo`` and ``bayeswd fit`` commands call. It writes
-
-- ``report.html``: the figures, a table of what lambda, tau and ``weight_decay`` mean for this data
-  set in each convention, the MAP fits and the sampler diagnostics;
-- the figures as PNG files;
-- ``summary.csv``: one row per (posterior or MAP, weight) with mean, sd and the 3% and 97%
-  quantiles (an equal-tailed 94% interval);
-- ``posterior_<prior>_<method>.nc``: every posterior as ArviZ InferenceData (netCDF).
-"""
+"""The analysis itself: its settings, each section of the report, and :func:`run_analysis`."""
 
 from __future__ import annotations
 
-import html
 import math
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
@@ -37,6 +28,9 @@ from bayeswd.plots import (
     plot_sweep,
 )
 from bayeswd.posterior import Posterior, sample_posterior
+from bayeswd.report.captured import HYPER_RESULT, AnalysisWarning, capture_warnings
+from bayeswd.report.outputs import Outputs, check_output_folder
+from bayeswd.report.page import Report, fig_of, figure, table
 from bayeswd.selection import (
     compare_priors,
     cv_curve,
@@ -45,8 +39,6 @@ from bayeswd.selection import (
     maximize_evidence,
     validation_curve,
 )
-
-__all__ = ["AnalysisSettings", "run_analysis"]
 
 
 @dataclass(frozen=True)
@@ -83,56 +75,6 @@ class AnalysisSettings:
         return cls(**{**base, **changes})
 
 
-@dataclass
-class _Report:
-    title: str
-    sections: list[str] = field(default_factory=list)
-
-    def add(self, heading: str, body: str) -> None:
-        self.sections.append(f"<section><h2>{html.escape(heading)}</h2>\n{body}\n</section>")
-
-    def render(self) -> str:
-        return _HTML.format(title=html.escape(self.title), body="\n".join(self.sections))
-
-
-_HTML = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1100px;
-        color: #222; line-height: 1.45; padding: 0 1rem; }}
-h1 {{ font-size: 1.7rem; border-bottom: 2px solid #3b6ea5; padding-bottom: .3rem; }}
-h2 {{ font-size: 1.25rem; margin-top: 2.2rem; color: #3b6ea5; }}
-table {{ border-collapse: collapse; margin: .6rem 0; font-size: .9rem; }}
-th, td {{ border: 1px solid #ccc; padding: .25rem .6rem; text-align: right; }}
-th {{ background: #eef3f8; }} td:first-child, th:first-child {{ text-align: left; }}
-figure {{ margin: 1rem 0; }} img {{ max-width: 100%; border: 1px solid #ddd; }}
-figcaption {{ font-size: .85rem; color: #555; }} .note {{ font-size: .9rem; color: #444; }}
-code {{ background: #f4f4f4; padding: 0 .2rem; }}
-</style></head>
-<body><h1>{title}</h1>
-{body}
-</body></html>
-"""
-
-
-def _table(df: pd.DataFrame, float_format: str = "{:.4g}") -> str:
-    return df.to_html(border=0, float_format=lambda v: float_format.format(v), escape=True, na_rep="—")
-
-
-def _figure(out: Path, name: str, fig: Any, caption: str) -> str:
-    path = out / f"{name}.png"
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return (
-        f'<figure><img src="{path.name}" alt="{html.escape(caption)}">'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-    )
-
-
-def _fig_of(obj: Any) -> Any:
-    return obj if hasattr(obj, "savefig") else obj.figure
-
-
 def _posterior_rows(name: str, post: Posterior) -> pd.DataFrame:
     draws = post.samples["coef"].reshape(-1, post.samples["coef"].shape[-1]).numpy()
     lo, hi = np.quantile(draws, [0.03, 0.97], axis=0)
@@ -161,7 +103,7 @@ def _map_rows(name: str, fit: MAPResult) -> pd.DataFrame:
     )
 
 
-def _diagnostics_row(name: str, post: Posterior) -> dict[str, Any]:
+def _diagnostics_row(name: str, post: Posterior, found: list[AnalysisWarning]) -> dict[str, Any]:
     diag = post.diagnostics
     rhat = max((float(np.nanmax(v)) for v in diag.get("rhat", {}).values()), default=float("nan"))
     ess = min((float(np.nanmin(v)) for v in diag.get("ess_bulk", {}).values()), default=float("nan"))
@@ -174,6 +116,7 @@ def _diagnostics_row(name: str, post: Posterior) -> dict[str, Any]:
         "min bulk ESS": ess,
         "divergences": diag.get("num_divergent", 0),
         "wall time (s)": post.wall_time,
+        "warnings": (f"{n} (see below)" if (n := sum(w.result == name for w in found)) else "none"),
     }
 
 
@@ -194,6 +137,8 @@ def run_analysis(
     device: str = "auto",
     progress_bar: bool = True,
     notes: str = "",
+    force: bool = False,
+    collected: list[AnalysisWarning] | None = None,
 ) -> Path:
     """Run the whole story on one data set and write the report folder.
 
@@ -203,7 +148,8 @@ def run_analysis(
         Training rows (used for every fit) and held-out rows (test error and the validation
         curve). Feature names come from ``X_train`` when it is a DataFrame.
     out : str or Path
-        Output folder (created).
+        Output folder (created when the analysis is done). A folder holding a file that no earlier
+        run wrote, or one changed since, is refused (:class:`OutputFolderError`) unless ``force``.
     sigma : float
         Noise sd used by the MAP fits and the fixed-sigma posteriors.
     tau : float
@@ -224,18 +170,41 @@ def run_analysis(
         Show a progress bar over the steps (and inside the samplers).
     notes : str
         Extra HTML put under the title (e.g. what data set this is).
+    force : bool
+        Write into ``out`` even if it holds files bayeswd did not write (those are left alone;
+        the files of this run replace theirs).
+    collected : list of AnalysisWarning, optional
+        Where the caught warnings go. The warnings of each step that bayeswd reports (its own,
+        :class:`~bayeswd.exceptions.BayeswdWarning` and subclasses, and ArviZ's PSIS-LOO
+        warnings) are caught and shown in the report next to the result they concern. With a
+        list (what the command line does) they are appended to it and not raised again; the
+        list may already hold warnings of steps run before (they are shown at the top of the
+        report). Without one (default) each is raised again, once the report is written, as a
+        warning of its own category whose message starts with the result it concerns, so a
+        Python caller sees them and its warning filters apply. Other warnings pass unchanged.
 
     Returns
     -------
     Path
         The path of ``report.html``.
+
+    Raises
+    ------
+    OutputFolderError
+        ``out`` holds a file bayeswd did not write, and not ``force`` (checked before any work).
+
+    Warns
+    -----
+    BayeswdWarning
+        Without ``collected``: each warning of the analysis, after the report is written.
     """
     settings = settings or AnalysisSettings()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_folder(out, force)
+    found: list[AnalysisWarning] = [] if collected is None else collected
     tau_l = tau / math.sqrt(2.0) if tau_laplace is None else tau_laplace
     a = _Analysis(X_train, y_train, X_test, y_test, sigma, {"gaussian": tau, "laplace": tau_l},
-                  settings, seed, device, out, _Report(title))
+                  settings, seed, device, Outputs(out, force), Report(title, notes, warnings=found))
     steps = [
         "MAP fits",
         "lambda sweeps",
@@ -248,45 +217,60 @@ def run_analysis(
     bar = tqdm(total=len(steps), desc="bayeswd", disable=not progress_bar, unit="step")
     timings: dict[str, float] = {}
 
-    def step(name: str) -> None:
+    @contextmanager
+    def step(name: str, result: str, section: str | None) -> Iterator[None]:
         if timings:
             bar.update()
         timings[name] = time.perf_counter()
         bar.set_postfix_str(name)
+        with capture_warnings(found, result, section, step=name):
+            yield
 
-    step("MAP fits")
-    maps = _map_section(a)
-    step("lambda sweeps")
-    sweeps = _sweep_section(a)
-    step("choosing lambda")
-    val = validation_curve(X_train, y_train, X_test, y_test, prior="gaussian", n_lams=settings.n_lams)
-    cv = cv_curve(X_train, y_train, prior="gaussian", n_lams=settings.n_lams,
-                  n_folds=min(settings.n_folds, a.n), seed=seed)
-    # the flat intercept integrated out exactly (the model's own), which stays proper when n <= d
-    evid = maximize_evidence(X_train, y_train, intercept="integrate")
-    posteriors: dict[str, Posterior] = {}
-    for prior in settings.priors:
-        for method in settings.methods:
-            step(f"{prior} {method}")
-            options = settings.method(method)
-            posteriors[f"{prior} {method.upper()}"] = a.posterior(prior, a.taus[prior], options)
-    step("full Bayes over tau")
-    hyper = a.posterior("gaussian", None, settings.nuts)
-    _selection_section(a, val, cv, evid, hyper)
-    step("comparison plots")
-    idatas = _comparison_section(a, posteriors, maps, sweeps, true_coef)
-    posteriors[_HYPER] = hyper
-    idatas[_HYPER] = hyper.to_inference_data()
-    a.report.add("Sampler diagnostics", _table(
-        pd.DataFrame([_diagnostics_row(k, p) for k, p in posteriors.items()]).set_index("posterior")))
-    step("report")
-    path = _write_files(a, maps, posteriors, idatas, timings, notes)
-    bar.update()
-    bar.close()
+    try:
+        with step("MAP fits", "MAP fits", _S_MAP):
+            maps = _map_section(a)
+        with step("lambda sweeps", "lambda sweeps", _S_SWEEP):
+            sweeps = _sweep_section(a)
+        with step("choosing lambda", "lambda selection", _S_SELECT):
+            val = validation_curve(X_train, y_train, X_test, y_test, prior="gaussian", n_lams=settings.n_lams)
+            cv = cv_curve(X_train, y_train, prior="gaussian", n_lams=settings.n_lams,
+                          n_folds=min(settings.n_folds, a.n), seed=seed)
+            # the flat intercept integrated out exactly (the model's own), which stays proper when n <= d
+            evid = maximize_evidence(X_train, y_train, intercept="integrate")
+        posteriors: dict[str, Posterior] = {}
+        for prior in settings.priors:
+            for method in settings.methods:
+                name = f"{prior} {method.upper()}"
+                with step(f"{prior} {method}", name, _S_DIAG):
+                    posteriors[name] = a.posterior(prior, a.taus[prior], settings.method(method))
+        with step("full Bayes over tau", HYPER_RESULT, _S_DIAG):
+            hyper = a.posterior("gaussian", None, settings.nuts)
+        with capture_warnings(found, "lambda selection", _S_SELECT, step="full Bayes over tau"):
+            _selection_section(a, val, cv, evid, hyper)
+        n_nuts = sum(k.endswith("NUTS") for k in posteriors)
+        with step("comparison plots", "posterior comparison", _S_LOO if n_nuts >= 2 else _S_COMPARE):
+            idatas = _comparison_section(a, posteriors, maps, sweeps, true_coef)
+            posteriors[HYPER_RESULT] = hyper
+            idatas[HYPER_RESULT] = hyper.to_inference_data()
+            a.report.add(_S_DIAG, table(pd.DataFrame(
+                [_diagnostics_row(k, p, found) for k, p in posteriors.items()]).set_index("posterior")))
+        with step("report", "report files", None):
+            path = _write_files(a, maps, posteriors, idatas, timings)
+        bar.update()
+    finally:
+        bar.close()
+    if collected is None:
+        for w in found:
+            warnings.warn(f"{w.result}: {w.message}", w.category, stacklevel=2)
     return path
 
 
-_HYPER = "gaussian NUTS, tau sampled"
+_S_MAP = "MAP estimates"
+_S_SWEEP = "Train and test error as lambda grows"
+_S_SELECT = "Choosing lambda"
+_S_DIAG = "Sampler diagnostics"
+_S_COMPARE = "Comparing posteriors"
+_S_LOO = "Predictive comparison (PSIS-LOO)"
 
 
 @dataclass
@@ -302,8 +286,8 @@ class _Analysis:
     settings: AnalysisSettings
     seed: int
     device: str
-    out: Path
-    report: _Report
+    files: Outputs
+    report: Report
 
     @property
     def n(self) -> int:
@@ -320,7 +304,7 @@ class _Analysis:
 
     def figure(self, name: str, obj: Any, caption: str) -> str:
         """Save the figure of ``obj`` (a Figure or an Axes) as ``name.png``; its HTML."""
-        return _figure(self.out, name, _fig_of(obj), caption)
+        return figure(self.files, name, fig_of(obj), caption)
 
 
 def _map_section(a: _Analysis) -> dict[str, MAPResult]:
@@ -348,7 +332,7 @@ def _map_section(a: _Analysis) -> dict[str, MAPResult]:
             "laplace prior": pd.Series(conventions_table(sigma, tau_l, a.n, "laplace")),
         }
     )
-    y_test = torch.as_tensor(np.asarray(a.y_test, dtype=float))
+    y_test = torch.as_tensor(np.array(a.y_test, dtype=float))  # a copy: pandas may hand out read-only arrays
     map_table = pd.DataFrame(
         [
             {
@@ -370,12 +354,12 @@ def _map_section(a: _Analysis) -> dict[str, MAPResult]:
         (
             f"<p class='note'>n = {a.n} training rows, noise sd sigma = {sigma:.4g}. "
             "The same prior written as each tool's setting (see <code>docs/conventions.md</code>):</p>"
-            + _table(conv, "{:.6g}")
+            + table(conv, "{:.6g}")
         ),
     )
     a.report.add(
-        "MAP estimates",
-        _table(map_table)
+        _S_MAP,
+        table(map_table)
         + (
             "<p class='note'>The SGD row is the classic training loop (<code>nn.Linear</code>, "
             "<code>SGD(weight_decay)</code> on the weight only, <code>MSELoss</code>): "
@@ -396,7 +380,7 @@ def _sweep_section(a: _Analysis) -> dict[str, Any]:
             for prior, sw in sweeps.items()]
     figs += [a.figure(f"path_{prior}", plot_path(sw), f"Regularisation path ({prior} prior)")
              for prior, sw in sweeps.items()]
-    a.report.add("Train and test error as lambda grows", "\n".join(figs))
+    a.report.add(_S_SWEEP, "\n".join(figs))
     return sweeps
 
 
@@ -425,13 +409,13 @@ def _selection_section(a: _Analysis, val: Any, cv: Any, evid: Any, hyper: Poster
         ],
     )
     a.report.add(
-        "Choosing lambda",
+        _S_SELECT,
         a.figure(
             "lambda_selection",
             plot_lam_selection(validation=val, cv=cv, evidence=evid, lam_draws=lam_draws),
             "Validation curve, CV choice, evidence maximum and the posterior of lambda",
         )
-        + _table(sel_table, "{:.5g}"),
+        + table(sel_table, "{:.5g}"),
     )
 
 
@@ -459,31 +443,29 @@ def _comparison_section(
         plot_shrinkage(idatas, reference, maps=map_refs, reference_label=ref_label),
         f"Shrinkage: posterior means (90% intervals) against the {ref_label}",
     ))
-    a.report.add("Comparing posteriors", "\n".join(figs))
+    a.report.add(_S_COMPARE, "\n".join(figs))
     nuts = {k: v for k, v in idatas.items() if k.endswith("NUTS")}
     if len(nuts) >= 2:
         cmp = compare_priors(nuts)
-        a.report.add("Predictive comparison (PSIS-LOO)", _table(cmp.select_dtypes("number")))
+        a.report.add(_S_LOO, table(cmp.select_dtypes("number")))
     return idatas
 
 
 def _write_files(
     a: _Analysis, maps: dict[str, MAPResult], posteriors: dict[str, Posterior], idatas: dict[str, Any],
-    timings: dict[str, float], notes: str,
+    timings: dict[str, float],
 ) -> Path:
-    """``summary.csv``, one netCDF file per posterior, and ``report.html``; the report's path."""
+    """``summary.csv``, one netCDF file per posterior, and ``report.html`` (last); the report's path."""
     summary = pd.concat(
         [_map_rows(k, f) for k, f in maps.items()] + [_posterior_rows(k, p) for k, p in posteriors.items()],
         ignore_index=True,
     )
-    summary.to_csv(a.out / "summary.csv", index=False)
+    a.files.add_bytes("summary.csv", summary.to_csv(index=False).encode("utf-8"))
     for name, idata in idatas.items():
-        idata.to_netcdf(str(a.out / ("posterior_" + name.replace(",", "").replace(" ", "_").lower() + ".nc")))
+        a.files.add_writer("posterior_" + name.replace(",", "").replace(" ", "_").lower() + ".nc",
+                           lambda path, idata=idata: idata.to_netcdf(str(path)))
     tick = list(timings.values()) + [time.perf_counter()]
     times = pd.DataFrame({"seconds": np.diff(tick)}, index=list(timings))
-    a.report.add("Time spent", _table(times, "{:.2f}"))
-    if notes:
-        a.report.sections.insert(0, f"<p class='note'>{notes}</p>")
-    path = a.out / "report.html"
-    path.write_text(a.report.render(), encoding="utf-8")
-    return path
+    a.report.add("Time spent", table(times, "{:.2f}"))
+    a.files.add_bytes("report.html", a.report.render().encode("utf-8"))
+    return a.files.commit(last="report.html")
