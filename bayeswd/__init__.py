@@ -54,13 +54,16 @@ from bayeswd.selection import (
     maximize_evidence,
     validation_curve,
 )
+from bayeswd.tables import CategoricalEncoding, DroppedRows, PreparedTable, TableEncoding, prepare_table
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BayeswdWarning",
+    "CategoricalEncoding",
     "ConvergenceWarning",
     "DiagnosticWarning",
+    "DroppedRows",
     "EvidenceResult",
     "Exact",
     "GaussianPosterior",
@@ -68,12 +71,14 @@ __all__ = [
     "NUTS",
     "Posterior",
     "PredictiveInterval",
+    "PreparedTable",
     "PyroNUTS",
     "RegressionData",
     "SVI",
     "SeedProblem",
     "SelectionResult",
     "SweepResult",
+    "TableEncoding",
     "__version__",
     "bayesian_ridge_precisions",
     "compare_priors",
@@ -98,6 +103,7 @@ __all__ = [
     "plot_path",
     "plot_shrinkage",
     "plot_sweep",
+    "prepare_table",
     "ridge_alpha",
     "sample_posterior",
     "seed_problem",

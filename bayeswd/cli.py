@@ -112,11 +112,28 @@ def build_parser() -> argparse.ArgumentParser:
     fit = sub.add_parser(
         "fit",
         help="run the analysis on a CSV file",
-        description="Run the whole analysis on your CSV: numeric columns, one target.",
+        description="Run the whole analysis on your CSV: numeric, text and category columns, one numeric "
+        "target. Text columns are one-hot encoded (treatment coding: the first level in sorted order is the "
+        "reference, carried by the intercept); rows with missing values are refused unless --missing drop.",
     )
     fit.add_argument("csv", help="path of the CSV file (header row with column names)")
     fit.add_argument("--target", required=True, help="name of the column to predict")
     fit.add_argument("--features", nargs="+", default=None, help="feature columns (default: all others)")
+    fit.add_argument(
+        "--categorical",
+        nargs="+",
+        metavar="COL",
+        default=None,
+        help="numeric feature columns to one-hot encode as categories, e.g. integer codes "
+        "(text, category and true/false columns are encoded without being named)",
+    )
+    fit.add_argument(
+        "--missing",
+        choices=["error", "drop"],
+        default="error",
+        help="rows with a missing value in a feature or the target: refuse them (error) or drop them "
+        "(default: error)",
+    )
     fit.add_argument(
         "--prior",
         choices=["gaussian", "laplace", "both"],
@@ -150,9 +167,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_csv(path: str, target: str, features: list[str] | None) -> tuple[Any, Any]:
-    """Read ``path`` and return ``(X, y)`` as a DataFrame and a Series, or raise :class:`CLIError`."""
+def load_csv(
+    path: str,
+    target: str,
+    features: list[str] | None,
+    *,
+    categorical: list[str] | None = None,
+    missing: str = "error",
+) -> Any:
+    """Read ``path`` and prepare it with :func:`bayeswd.prepare_table`, or raise :class:`CLIError`.
+
+    Returns the :class:`bayeswd.tables.PreparedTable`: ``X`` (text columns one-hot encoded), ``y``,
+    the encoding and the rows dropped for missing values (``missing="drop"``).
+    """
     import pandas as pd
+
+    from bayeswd.tables import _prepare
 
     file = Path(path)
     if not file.is_file():
@@ -169,36 +199,41 @@ def load_csv(path: str, target: str, features: list[str] | None) -> tuple[Any, A
     if target not in columns:
         raise CLIError(f"--target column {target!r} is not in {path!r}; columns are {columns}")
     features = features or [c for c in columns if c != target]
-    missing = [f for f in features if f not in columns]
-    if missing:
-        raise CLIError(f"--features column(s) {missing} not in {path!r}; columns are {columns}")
+    absent = [f for f in features if f not in columns]
+    if absent:
+        raise CLIError(f"--features column(s) {absent} not in {path!r}; columns are {columns}")
     if target in features:
         raise CLIError(f"--target column {target!r} is also listed in --features")
     if not features:
         raise CLIError(f"{path!r} has no feature columns besides the target {target!r}")
-    used = df[[*features, target]]
-    bad = [c for c in used.columns if not pd.api.types.is_numeric_dtype(used[c])]
-    if bad:
-        examples = {c: next(v for v in used[c] if not _is_number(v)) for c in bad}
-        raise CLIError(f"column(s) {bad} hold non-numeric values (e.g. {examples}); bayeswd needs numbers")
-    nan_rows = np.flatnonzero(used.isna().any(axis=1).to_numpy())
-    if nan_rows.size:
-        shown = ", ".join(str(i + 2) for i in nan_rows[:5])  # +2: header line and 1-based lines
-        raise CLIError(
-            f"{nan_rows.size} row(s) have missing values (file lines {shown}"
-            f"{', ...' if nan_rows.size > 5 else ''}); remove or impute them first"
+    try:  # row_offset 2: the header line, and file lines count from 1
+        prep = _prepare(df, target, features, categorical, missing, cli=True, row_offset=2)
+    except (ValueError, TypeError) as err:
+        raise CLIError(str(err)) from None
+    n, dropped = prep.X.shape[0], prep.dropped_rows.count
+    if n < 8:
+        after = f" after dropping {dropped} with missing values" if dropped else ""
+        raise CLIError(f"{path!r} has {n} rows{after}; at least 8 are needed for a train/test split")
+    return prep
+
+
+def _table_notes(prep: Any) -> str:
+    """The encoding and the dropped rows of ``prep``, as HTML sentences for the report's notes."""
+    esc = html.escape
+    parts = []
+    if prep.encoding.categorical:
+        items = "; ".join(
+            f"<code>{esc(str(e.column))}</code> (reference level <code>{esc(str(e.reference))}</code>) "
+            f"&rarr; {', '.join(f'<code>{esc(c)}</code>' for c in e.columns)}"
+            for e in prep.encoding.categorical
         )
-    if used.shape[0] < 8:
-        raise CLIError(f"{path!r} has {used.shape[0]} rows; at least 8 are needed for a train/test split")
-    return used[features].astype(float), used[target].astype(float)
-
-
-def _is_number(value: Any) -> bool:
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return True
+        parts.append(f"One-hot encoded with treatment coding (the intercept carries the reference level): "
+                     f"{items}.")
+    dropped = prep.dropped_rows
+    if dropped.count:
+        where = ", ".join(f"<code>{esc(str(c))}</code> ({k})" for c, k in dropped.columns.items())
+        parts.append(f"{dropped.count} row(s) with missing values dropped (missing in {where}).")
+    return "".join(f" {p}" for p in parts)
 
 
 def settings_from_args(args: argparse.Namespace, priors: tuple[str, ...]) -> Any:
@@ -256,12 +291,19 @@ def run_demo(args: argparse.Namespace, found: list[Any]) -> Path:
     )
 
 
+def _n_features(prep: Any) -> str:
+    """``3 feature(s)``, or ``3 feature column(s), 4 after encoding``."""
+    n_in, n_out = len(prep.encoding.features), prep.X.shape[1]
+    return f"{n_in} feature(s)" if n_in == n_out else f"{n_in} feature column(s), {n_out} after encoding"
+
+
 def run_fit(args: argparse.Namespace, found: list[Any]) -> Path:
     """The analysis of ``args.csv``; its warnings go into ``found`` (``AnalysisWarning`` records)."""
     from bayeswd.report import capture_warnings, run_analysis
     from bayeswd.selection import maximize_evidence
 
-    X, y = load_csv(args.csv, args.target, args.features)
+    prep = load_csv(args.csv, args.target, args.features, categorical=args.categorical, missing=args.missing)
+    X, y = prep.X, prep.y
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(len(y))
     n_test = max(2, int(round(args.test_fraction * len(y))))
@@ -271,7 +313,9 @@ def run_fit(args: argparse.Namespace, found: list[Any]) -> Path:
     if not args.no_standardize:
         mean, sd = X_train.mean(), X_train.std(ddof=0).replace(0.0, 1.0)
         X_train, X_test = (X_train - mean) / sd, (X_test - mean) / sd
-        scaling = "Features are standardised with the training rows' mean and sd, so one tau fits them all."
+        also = " (the one-hot columns too: their coefficients are per sd of the 0/1 column)"
+        scaling = (f"Features are standardised with the training rows' mean and sd"
+                   f"{also if prep.encoding.categorical else ''}, so one tau fits them all.")
     sigma, tau = args.sigma, args.tau
     source = "given on the command line"
     if sigma is None or tau is None:
@@ -284,8 +328,8 @@ def run_fit(args: argparse.Namespace, found: list[Any]) -> Path:
     notes = (
         f"Data: <code>{html.escape(Path(args.csv).name)}</code>, "
         f"target <code>{html.escape(args.target)}</code>, "
-        f"{X.shape[1]} feature(s), {len(train)} training and {len(test)} test rows (seed {args.seed}). "
-        f"{scaling} sigma = {sigma:.4g} and tau = {tau:.4g}, {source}."
+        f"{_n_features(prep)}, {len(train)} training and {len(test)} test rows (seed {args.seed})."
+        f"{_table_notes(prep)} {scaling} sigma = {sigma:.4g} and tau = {tau:.4g}, {source}."
     )
     return run_analysis(
         X_train,

@@ -328,3 +328,85 @@ def test_one_thread_guard_restores_the_callers_setting() -> None:
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+# ------------------------------------------------------------------------------------------
+# the gaussian model with sigma or tau sampled: weights and intercept integrated out
+
+
+@pytest.mark.parametrize(("n", "d", "fit"), [(20, 50, True), (60, 5, True), (60, 5, False), (10, 30, False)])
+@pytest.mark.parametrize("sampled", ["sigma", "tau", "both"])
+def test_collapsed_gaussian_potential_is_the_marginal_posterior(n: int, d: int, fit: bool, sampled: str) -> None:
+    # U(q) = -log p(y | sigma, tau) - log p(sigma) - log p(tau) - log Jacobians, up to a constant:
+    # against the closed-form evidence (Cholesky of the precision), gradient against finite differences
+    from bayeswd.evidence import gaussian_log_marginal
+    from bayeswd.infer.collapsed_gaussian import CollapsedGaussianPotential
+
+    gen = torch.Generator().manual_seed(n + d)
+    X = torch.randn(n, d, generator=gen, dtype=torch.float64) * 2 + 1
+    y = X @ torch.randn(d, generator=gen, dtype=torch.float64) * 0.3 + 5 + torch.randn(n, generator=gen, dtype=torch.float64)
+    s_prior = dist.HalfNormal(torch.tensor(2.0, dtype=torch.float64))
+    t_prior = dist.LogNormal(torch.tensor(0.0, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64))
+    sigma = s_prior if sampled in ("sigma", "both") else 0.8
+    tau = t_prior if sampled in ("tau", "both") else 0.6
+    pot = CollapsedGaussianPotential(X, y, sigma=sigma, tau=tau, fit_intercept=fit)
+
+    def reference(sig: float, ta: float) -> float:
+        lp = gaussian_log_marginal(X, y, sigma=sig, tau=ta, fit_intercept=fit)
+        if sampled in ("sigma", "both"):
+            lp += float(s_prior.log_prob(torch.tensor(sig, dtype=torch.float64))) + math.log(sig)
+        if sampled in ("tau", "both"):
+            lp += float(t_prior.log_prob(torch.tensor(ta, dtype=torch.float64))) + math.log(ta)
+        return -lp
+
+    diffs = []
+    for sig, ta in [(0.7, 0.4), (1.3, 2.0), (0.8, 0.6)]:
+        if sampled == "sigma":
+            ta = 0.6
+        if sampled == "tau":
+            sig = 0.8
+        values = {"sigma": torch.tensor(sig, dtype=torch.float64), "tau": torch.tensor(ta, dtype=torch.float64)}
+        q = pot.pack(values)
+        U, g = pot(q)
+        diffs.append(U - reference(sig, ta))
+        h = 1e-6
+        eye = torch.eye(q.numel(), dtype=torch.float64)
+        fd = torch.tensor([(pot(q + h * eye[i])[0] - pot(q - h * eye[i])[0]) / (2 * h) for i in range(q.numel())],
+                          dtype=torch.float64)
+        torch.testing.assert_close(g, fd, rtol=1e-6, atol=1e-6)
+    # one constant for all (sigma, tau): eigenvalues against a Cholesky factor, rounding only
+    assert max(diffs) - min(diffs) < 1e-7 * max(1.0, abs(diffs[0]))
+
+
+@pytest.mark.parametrize(("n", "d", "fit"), [(20, 50, True), (60, 5, True), (10, 30, False)])
+def test_collapsed_gaussian_draws_are_the_conjugate_posterior(n: int, d: int, fit: bool) -> None:
+    # at fixed (sigma, tau) the drawn (w, b) are the conjugate posterior: means within K MCSE
+    # (independent draws: MCSE = sd / sqrt(m)) and sds within K standard errors of an sd (sd / sqrt(2m))
+    from bayeswd.exact import gaussian_posterior
+    from bayeswd.infer.collapsed_gaussian import CollapsedGaussianPotential
+
+    gen = torch.Generator().manual_seed(3)
+    X = torch.randn(n, d, generator=gen, dtype=torch.float64)
+    y = X @ torch.randn(d, generator=gen, dtype=torch.float64) + 2 + torch.randn(n, generator=gen, dtype=torch.float64)
+    prior = dist.HalfNormal(torch.tensor(1.0, dtype=torch.float64))
+    pot = CollapsedGaussianPotential(X, y, sigma=0.9, tau=prior, fit_intercept=fit)
+    m, K = 20000, 4.5  # K: ~max of (d + 1) * 2 standard normals at the 1 % level
+    Q = pot.pack({"tau": torch.tensor(0.5, dtype=torch.float64)}).repeat(m, 1)
+    draws = pot.draws(Q, torch.Generator().manual_seed(1))
+    assert set(draws) == ({"coef", "intercept", "tau"} if fit else {"coef", "tau"})
+    theta = torch.cat([draws["coef"], draws["intercept"].unsqueeze(-1)], -1) if fit else draws["coef"]
+    exact = gaussian_posterior(X, y, sigma=0.9, tau=0.5, fit_intercept=fit)
+    sd = exact.cov.diagonal().sqrt()
+    assert float(((theta.mean(0) - exact.mean) / (sd / math.sqrt(m))).abs().max()) < K
+    assert float(((theta.std(0) - sd) / (sd / math.sqrt(2 * m))).abs().max()) < K
+    torch.testing.assert_close(draws["tau"], torch.full((m,), 0.5, dtype=torch.float64))
+
+
+def test_hierarchical_gaussian_runs_on_the_scales_only() -> None:
+    X, y = _data(20, 30)
+    post = sample_posterior(X, y, sigma=None, tau=None, num_samples=200, num_chains=2, seed=0,
+                            method=NUTS(num_warmup=200), progress_bar=False)
+    assert post.settings["parameterisation"] == "weights and intercept integrated out"
+    assert set(post.samples) == {"coef", "intercept", "sigma", "tau"}
+    assert post.samples["coef"].shape == (2, 200, 30)
+    assert post.diagnostics["num_divergent"] == 0

@@ -18,6 +18,7 @@ import torch
 from bayeswd._validation import DTYPE
 from bayeswd.infer.adaptation import DualAveraging, WelfordVariance, windows
 from bayeswd.infer.chains import run_chains
+from bayeswd.infer.collapsed_gaussian import CollapsedGaussianPotential
 from bayeswd.infer.kernel import NUTSKernel, NUTSState
 from bayeswd.infer.options import NUTS
 from bayeswd.infer.potentials import (
@@ -118,7 +119,7 @@ def _run_chain(
     )
 
 
-def base_factor(cov: dict[str, torch.Tensor], pot: LinearPotential) -> torch.Tensor:
+def base_factor(cov: dict[str, torch.Tensor], pot: Any) -> torch.Tensor:
     """Cholesky factor of the gaussian approximation's covariance, in the potential's layout.
 
     For the laplace scale mixture the weights' coordinates ``a`` and ``u = log v`` (and for the
@@ -126,6 +127,10 @@ def base_factor(cov: dict[str, torch.Tensor], pot: LinearPotential) -> torch.Ten
     dense factor of the ``w``-space approximation cost more ESS than it saved in steps; see
     ``docs/benchmarks.md``).
     """
+    if isinstance(pot, CollapsedGaussianPotential):  # the scales only
+        scales = [cov[name].reshape(1) for name, i in (("sigma", pot.i_sigma), ("tau", pot.i_tau))
+                  if i is not None]
+        return torch.diag(torch.cat(scales).sqrt())
     theta = cov["theta"][: pot.k, : pot.k]
     if isinstance(pot, (LaplaceMixturePotential, CollapsedLaplacePotential)):
         theta = torch.eye(pot.k, dtype=theta.dtype, device=theta.device)
@@ -144,22 +149,27 @@ _PARAMETERISATION = {
     LinearPotential: "direct",
     LaplaceMixturePotential: "scale mixture",
     CollapsedLaplacePotential: "scale mixture, weights integrated out",
+    CollapsedGaussianPotential: "weights and intercept integrated out",
 }
 
 
-def potential_for(problem: InferenceProblem) -> LinearPotential:
+def potential_for(problem: InferenceProblem) -> Any:
     """The potential NUTS runs on for ``problem``.
 
-    The gaussian model (``tau`` sampled or not) runs as written, centred (the non-centred form
-    ``w = tau a`` mixed ``tau`` more slowly; ``docs/benchmarks.md``). The laplace model runs as
-    its scale mixture: with ``n <= d`` the weights are integrated out (NUTS on the mixing scales,
-    then exact conditional draws of the weights); with ``n > d`` the ``K = X V X' + sigma^2 I``
-    of that form is the larger matrix, and NUTS runs on the non-centred mixture instead.
+    The gaussian model with fixed scales runs as written. With ``sigma`` or ``tau`` sampled, the
+    weights and the intercept are integrated out in closed form: NUTS samples the one or two
+    scales and the rest is drawn exactly given them
+    (:class:`~bayeswd.infer.collapsed_gaussian.CollapsedGaussianPotential`). The laplace model
+    runs as its scale mixture: with ``n <= d`` the weights are integrated out (NUTS on the mixing
+    scales, then exact conditional draws of the weights); with ``n > d`` the ``K = X V X' +
+    sigma^2 I`` of that form is the larger matrix, and NUTS runs on the non-centred mixture instead.
     """
-    kind: type[LinearPotential] = LinearPotential
+    kind: type = LinearPotential
     if problem.prior == "laplace":
         n, d = problem.X.shape
         kind = CollapsedLaplacePotential if n <= d else LaplaceMixturePotential
+    elif problem.sampled_scales:
+        kind = CollapsedGaussianPotential
     return kind(problem.X, problem.y, stats=problem.stats, **problem.model_kwargs)
 
 
@@ -183,11 +193,8 @@ def sample_nuts(
             target_accept_prob=options.target_accept_prob, max_tree_depth=options.max_tree_depth,
             progress=tick,
         )
-        draws = pot.unpack(res.draws)
-        if isinstance(pot, CollapsedLaplacePotential):
-            del draws["v"]
-            cgen = torch.Generator(device=dev).manual_seed(cseed + 1)
-            draws["coef"] = pot.conditional_coef(res.draws, cgen)
+        # the sites NUTS did not run on (integrated out) are drawn exactly given each state
+        draws = pot.draws(res.draws, torch.Generator(device=dev).manual_seed(cseed + 1))
         stats = {"diverging": res.diverging, "tree_depth": res.tree_depth,
                  "step_size": res.step_size, "acceptance_rate": res.acceptance_rate,
                  "n_steps": res.num_steps}

@@ -25,13 +25,13 @@ from torch.distributions import biject_to, transforms
 
 from bayeswd.stats import SufficientStats, sufficient_statistics
 
-__all__ = ["CollapsedLaplacePotential", "LaplaceMixturePotential", "LinearPotential"]
+__all__ = ["CollapsedLaplacePotential", "LaplaceMixturePotential", "LinearPotential", "Scale"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
 
-class _Scale:
+class Scale:
     """A sampled scale (``sigma`` or ``tau``) in its unconstrained coordinate.
 
     Holds its prior and the map from the real line; returns the log prior density plus log
@@ -52,6 +52,7 @@ class _Scale:
             self._const = 0.5 * math.log(2.0 / math.pi) - math.log(c)
 
     def to_unconstrained(self, value: float) -> float:
+        """The unconstrained coordinate of the scale's value."""
         return float(self.transform.inv(torch.tensor(value, dtype=torch.float64, device=self.device)))
 
     def __call__(self, u: float) -> tuple[float, float, float, float]:
@@ -98,8 +99,8 @@ class LinearPotential:
         self.device = dev
         self.sigma = sigma if isinstance(sigma, torch.distributions.Distribution) else float(sigma)
         self.tau = tau if isinstance(tau, torch.distributions.Distribution) else float(tau)
-        self.sigma_scale = _Scale(sigma, dev) if not isinstance(self.sigma, float) else None
-        self.tau_scale = _Scale(tau, dev) if not isinstance(self.tau, float) else None
+        self.sigma_scale = Scale(sigma, dev) if not isinstance(self.sigma, float) else None
+        self.tau_scale = Scale(tau, dev) if not isinstance(self.tau, float) else None
         idx = self.k
         self.i_sigma = idx if self.sigma_scale is not None else None
         idx += self.sigma_scale is not None
@@ -149,6 +150,11 @@ class LinearPotential:
             if scale is not None:
                 out[name] = scale.transform(q[..., i])
         return out
+
+    def draws(self, Q: torch.Tensor, gen: torch.Generator) -> dict[str, torch.Tensor]:
+        """Every site of the model for each kept state (rows of ``Q``); ``gen`` is unused here."""
+        del gen
+        return self.unpack(Q)
 
     # -- the potential ---------------------------------------------------------------------------
 
@@ -359,6 +365,12 @@ class CollapsedLaplacePotential(LinearPotential):
         if self.tau_scale is not None:
             grad[self.i_tau] = (2.0 * d / tau - 2.0 * lam * sum_v / tau) * dtau - dlp
         return value - u_value, grad
+
+    def draws(self, Q: torch.Tensor, gen: torch.Generator) -> dict[str, torch.Tensor]:
+        """Every site for each kept state, the weights drawn exactly given it (:meth:`conditional_coef`)."""
+        out = self.unpack(Q)
+        del out["v"]
+        return {"coef": self.conditional_coef(Q, gen), **out}
 
     def conditional_coef(self, Q: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """One exact draw of ``w | v, b, sigma, y`` for each row of ``Q`` (shape (m, P)).
