@@ -16,6 +16,8 @@ from bayeswd.stats import SufficientStats, sufficient_statistics
 
 __all__ = [
     "GaussianPosterior",
+    "cholesky_of_precision",
+    "covariance_factor",
     "gaussian_posterior",
     "gaussian_posterior_from_stats",
     "precision_and_shift",
@@ -41,6 +43,24 @@ class GaussianPosterior(NamedTuple):
     precision: torch.Tensor
 
 
+def cholesky_of_precision(precision: torch.Tensor) -> torch.Tensor:
+    """Lower Cholesky factor of a posterior precision, or a ``ValueError`` naming ``X`` and ``tau``.
+
+    ``X^T X / sigma^2 + I / tau^2`` is positive definite in exact arithmetic, but not in float64
+    when ``1 / tau^2`` is below the rounding of ``X^T X / sigma^2`` on (nearly) collinear columns;
+    torch's ``LinAlgError`` from deep inside the solver would not say what to change.
+    """
+    chol, info = torch.linalg.cholesky_ex(precision)
+    if int(info) != 0:
+        raise ValueError(
+            "`X` and `tau` make the posterior precision X^T X / sigma^2 + I / tau^2 singular in "
+            f"float64 (the Cholesky factorisation fails at column {int(info)} of {precision.shape[0]}): "
+            "(nearly) collinear or constant columns of X at a scale where 1 / tau^2 is below the "
+            "rounding of X^T X / sigma^2. Rescale or drop columns of `X`, or choose a smaller `tau`."
+        )
+    return chol
+
+
 def precision_and_shift(
     stats: SufficientStats, sigma: float, tau: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -52,14 +72,61 @@ def precision_and_shift(
 
 
 def gaussian_posterior_from_stats(stats: SufficientStats, *, sigma: float, tau: float) -> GaussianPosterior:
-    """:func:`gaussian_posterior` from precomputed :class:`SufficientStats`."""
+    """:func:`gaussian_posterior` from precomputed :class:`SufficientStats`.
+
+    With an intercept the mean and covariance are solved in the centred coordinates ``(w, b +
+    mean(X) w)``, where the precision is block diagonal (``Xc^T Xc / sigma^2 + I / tau^2`` and
+    ``n / sigma^2``), and mapped back: the uncentred precision's condition number grows with the
+    square of a column's mean over its spread, the centred one does not.
+    """
     precision, h = precision_and_shift(stats, sigma, tau)
-    chol = torch.linalg.cholesky(precision)
-    mean = torch.cholesky_solve(h.unsqueeze(-1), chol).squeeze(-1)
+    if not stats.fit_intercept:
+        chol = cholesky_of_precision(precision)
+        mean = torch.cholesky_solve(h.unsqueeze(-1), chol).squeeze(-1)
+        cov = torch.cholesky_inverse(chol)
+        return GaussianPosterior(mean=mean, cov=0.5 * (cov + cov.T), precision=precision)
+    cs, d = stats.centred(), stats.d
+    prec_w = cs.gram / sigma**2 + torch.eye(d, dtype=cs.gram.dtype, device=cs.gram.device) / tau**2
+    chol = cholesky_of_precision(prec_w)
+    w = torch.cholesky_solve((cs.xty / sigma**2).unsqueeze(-1), chol).squeeze(-1)
+    cov_w = torch.cholesky_inverse(chol)
+    cov_w = 0.5 * (cov_w + cov_w.T)
+    m = cs.x_mean
+    mean = torch.cat([w, (cs.y_mean - m @ w).reshape(1)])
+    # theta = T (w, b_c) with b = b_c - m^T w; b_c ~ Normal(., sigma^2 / n) independent of w.
+    cov_wb = -(cov_w @ m)
+    cov = precision.new_empty(d + 1, d + 1)
+    cov[:d, :d] = cov_w
+    cov[:d, d] = cov_wb
+    cov[d, :d] = cov_wb
+    cov[d, d] = sigma**2 / stats.n + m @ cov_w @ m
+    return GaussianPosterior(mean=mean, cov=cov, precision=precision)
+
+
+def covariance_factor(stats: SufficientStats, *, sigma: float, tau: float) -> torch.Tensor:
+    """A factor ``F`` with ``F F^T`` the posterior covariance, from the centred precision.
+
+    For drawing when the covariance itself is too ill-conditioned for a Cholesky factorisation
+    (an intercept next to a column whose mean is far larger than its spread): ``F = T diag(R^{-T},
+    sigma / sqrt(n))`` with ``R`` the Cholesky factor of the centred precision of ``w`` and
+    ``T = [[I, 0], [-mean(X)^T, 1]]``.
+    """
     if stats.fit_intercept:
-        mean[stats.d] += stats.shift  # the centred problem's intercept is b - mean(y)
-    cov = torch.cholesky_inverse(chol)
-    return GaussianPosterior(mean=mean, cov=0.5 * (cov + cov.T), precision=precision)
+        cs = stats.centred()
+        gram, m = cs.gram, cs.x_mean
+    else:
+        gram, m = stats.gram, None
+    d = stats.d
+    eye = torch.eye(d, dtype=gram.dtype, device=gram.device)
+    chol = cholesky_of_precision(gram / sigma**2 + eye / tau**2)
+    fw = torch.linalg.solve_triangular(chol, eye, upper=False).T
+    if m is None:
+        return fw
+    factor = gram.new_zeros(d + 1, d + 1)
+    factor[:d, :d] = fw
+    factor[d, :d] = -(m @ fw)
+    factor[d, d] = sigma / stats.n**0.5
+    return factor
 
 
 def gaussian_posterior(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from bayeswd._validation import DTYPE
-from bayeswd.exact import gaussian_posterior_from_stats
+from bayeswd.exact import covariance_factor, gaussian_posterior_from_stats
 from bayeswd.infer.options import Exact
 from bayeswd.infer.start import InferenceProblem, MethodOutput
 
@@ -38,7 +38,10 @@ def sample_exact(
     gen = torch.Generator(device=dev).manual_seed(int(seed))
     eps = torch.randn((num_chains, num_samples, post.mean.numel()), generator=gen, dtype=DTYPE,
                       device=dev)
-    theta = post.mean + eps @ torch.linalg.cholesky(post.cov).T
+    factor, info = torch.linalg.cholesky_ex(post.cov)
+    if int(info) != 0:  # a covariance too ill-conditioned to factor: the centred factor instead
+        factor = covariance_factor(problem.stats, sigma=problem.sigma, tau=problem.tau)
+    theta = post.mean + eps @ factor.T
     samples = {"coef": theta[..., :d]}
     if problem.fit_intercept:
         samples["intercept"] = theta[..., d]
