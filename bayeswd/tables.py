@@ -260,6 +260,16 @@ def _prepare(data: Any, target: Any, features: Any, categorical: Any, missing: s
     ``row_offset`` (command line) turns row positions into file lines in the missing-value error.
     """
     opt = _CLI_NAMES if cli else _API_NAMES
+    used, feats, forced = _select(data, target, features, categorical, missing, opt)
+    kinds = _check_kinds(used, feats, forced, target, opt)
+    kept, dropped = _drop_missing(used, missing, opt, cli, row_offset)
+    return _encode(kept, feats, kinds, forced, dropped, target, opt)
+
+
+def _select(
+    data: Any, target: Any, features: Any, categorical: Any, missing: str, opt: dict[str, str]
+) -> tuple[pd.DataFrame, list[Any], list[Any]]:
+    """The used columns (features, then the target), the feature list and the forced categoricals."""
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"`data` must be a pandas DataFrame; got {describe(data)}.")
     check_choice(missing, "missing", ("error", "drop"))
@@ -286,7 +296,14 @@ def _prepare(data: Any, target: Any, features: Any, categorical: Any, missing: s
                          f"which {verb} not among the features {_names(feats)}.")
     used = data[[*feats, target]]
 
-    # What each column is (before dropping rows, so that the errors speak of the whole table).
+    return used, feats, forced
+
+
+def _check_kinds(
+    used: pd.DataFrame, feats: list[Any], forced: list[Any], target: Any, opt: dict[str, str]
+) -> dict[Any, str]:
+    """What each feature column is; errors for columns bayeswd cannot use, and a non-numeric target."""
+    # before dropping rows, so that the errors speak of the whole table
     kinds = {c: ("categorical" if c in forced else _kind(used[c], c)) for c in feats}
     mixed = {c: v for c, k in kinds.items() if k == "mixed" for v in [_first_text(used[c])]}
     if mixed:
@@ -311,7 +328,13 @@ def _prepare(data: Any, target: Any, features: Any, categorical: Any, missing: s
         raise ValueError(f"{opt['target']} column {target!r} must be numeric (booleans count as 0/1); "
                          f"got dtype {t.dtype} (e.g. {_first(t)!r}).")
 
-    # Missing values.
+    return kinds
+
+
+def _drop_missing(
+    used: pd.DataFrame, missing: str, opt: dict[str, str], cli: bool, row_offset: int
+) -> tuple[pd.DataFrame, DroppedRows]:
+    """The rows kept and the record of those dropped, or the missing-value error."""
     na = used.isna()
     rows = na.any(axis=1).to_numpy()
     per_column = {c: int(n) for c, n in na.sum().items() if n}
@@ -332,7 +355,14 @@ def _prepare(data: Any, target: Any, features: Any, categorical: Any, missing: s
         raise ValueError(f"no rows are left after dropping the {dropped.count} row(s) with missing values "
                          f"(in {_counts(per_column)}).")
 
-    # Encode.
+    return kept, dropped
+
+
+def _encode(
+    kept: pd.DataFrame, feats: list[Any], kinds: dict[Any, str], forced: list[Any], dropped: DroppedRows,
+    target: Any, opt: dict[str, str],
+) -> PreparedTable:
+    """Numeric columns as they are, the others one-hot with treatment coding."""
     encodings: list[CategoricalEncoding] = []
     out_names: list[str] = []
     parts: dict[str, Any] = {}
