@@ -49,14 +49,17 @@ class ChainResult(NamedTuple):
 def run_chain(
     potential: Potential, q0: torch.Tensor, mu: torch.Tensor, L: torch.Tensor, *,
     num_warmup: int, num_samples: int, seed: int, target_accept_prob: float = 0.8,
-    max_tree_depth: int = 10, progress: Any = None,
+    max_tree_depth: int = 10, progress: Any = None, thin: int = 1,
 ) -> ChainResult:
     """One NUTS chain on ``potential`` preconditioned by ``q = mu + L diag(s) x``.
 
     ``L`` is a fixed factor (e.g. the Cholesky factor of an approximate posterior covariance);
     ``s`` starts at ones and is set from the variance of ``L^{-1}(q - mu)`` over Stan's slow
     warm-up windows (regularised towards 1 as Stan regularises towards its initial metric).
-    ``progress`` is an optional callable called once per iteration.
+    ``progress`` is an optional callable called once per iteration. After warm-up every
+    ``thin``-th state is kept (``num_samples`` kept in all); the statistics of a kept draw are
+    those of its transition, with the leapfrog steps and divergences of the ``thin`` transitions
+    since the previous one.
 
     On the CPU, small problems run on one torch thread
     (:func:`bayeswd.infer.runtime.one_thread_if_small`): every operation of a leapfrog step is
@@ -65,13 +68,13 @@ def run_chain(
     with one_thread_if_small(q0.device, q0.numel()):
         return _run_chain(potential, q0, mu, L, num_warmup=num_warmup, num_samples=num_samples,
                           seed=seed, target_accept_prob=target_accept_prob,
-                          max_tree_depth=max_tree_depth, progress=progress)
+                          max_tree_depth=max_tree_depth, progress=progress, thin=thin)
 
 
 def _run_chain(
     potential: Potential, q0: torch.Tensor, mu: torch.Tensor, L: torch.Tensor, *,
     num_warmup: int, num_samples: int, seed: int, target_accept_prob: float,
-    max_tree_depth: int, progress: Any,
+    max_tree_depth: int, progress: Any, thin: int = 1,
 ) -> ChainResult:
     dev = q0.device
     gen = torch.Generator(device=dev).manual_seed(int(seed))
@@ -89,7 +92,8 @@ def _run_chain(
     draws = torch.empty((num_samples, x.numel()), dtype=x.dtype, device=dev)
     stats = np.zeros((num_samples, 4))
     diverging = np.zeros(num_samples, dtype=bool)
-    for it in range(num_warmup + num_samples):
+    steps, div = 0, False
+    for it in range(num_warmup + num_samples * thin):
         state, info = kernel.transition(state, eps)
         if it < num_warmup:
             eps = adapt.update(info.acceptance_rate)
@@ -106,10 +110,13 @@ def _run_chain(
             if it + 1 == num_warmup:
                 eps = adapt.final
         else:
-            j = it - num_warmup
-            draws[j] = kernel.to_q(state.position)
-            stats[j] = (info.tree_depth, eps, info.acceptance_rate, info.num_steps)
-            diverging[j] = info.diverging
+            j, r = divmod(it - num_warmup, thin)
+            steps, div = steps + info.num_steps, div or info.diverging
+            if r == thin - 1:
+                draws[j] = kernel.to_q(state.position)
+                stats[j] = (info.tree_depth, eps, info.acceptance_rate, steps)
+                diverging[j] = div
+                steps, div = 0, False
         if progress is not None:
             progress()
     return ChainResult(
@@ -119,7 +126,7 @@ def _run_chain(
     )
 
 
-def base_factor(cov: dict[str, torch.Tensor], pot: Any) -> torch.Tensor:
+def base_factor(cov: dict[str, torch.Tensor], pot: Any, mu: torch.Tensor | None = None) -> torch.Tensor:
     """Cholesky factor of the gaussian approximation's covariance, in the potential's layout.
 
     For the laplace scale mixture the weights' coordinates ``a`` and ``u = log v`` (and for the
@@ -127,7 +134,10 @@ def base_factor(cov: dict[str, torch.Tensor], pot: Any) -> torch.Tensor:
     dense factor of the ``w``-space approximation cost more ESS than it saved in steps; see
     ``docs/benchmarks.md``).
     """
-    if isinstance(pot, CollapsedGaussianPotential):  # the scales only
+    if isinstance(pot, CollapsedGaussianPotential):  # the scales only: their Laplace approximation
+        curvature = None if mu is None else pot.curvature_factor(mu)
+        if curvature is not None:
+            return curvature
         scales = [cov[name].reshape(1) for name, i in (("sigma", pot.i_sigma), ("tau", pot.i_tau))
                   if i is not None]
         return torch.diag(torch.cat(scales).sqrt())
@@ -181,7 +191,9 @@ def sample_nuts(
     init, cov = gaussian_start(problem)
     pot = potential_for(problem)
     mu = pot.pack(init)
-    L = base_factor(cov, pot)
+    L = base_factor(cov, pot, mu)
+    thin = getattr(pot, "thin", 1)
+    target = options.target_for(isinstance(pot, CollapsedGaussianPotential))
     dev = problem.X.device
 
     def one_chain(chain: int, cseed: int, tick: Any) -> tuple[dict[str, torch.Tensor], dict[str, np.ndarray]]:
@@ -190,8 +202,8 @@ def sample_nuts(
         q0 = mu + L @ torch.randn(mu.shape, generator=gen, dtype=DTYPE, device=dev)
         res = run_chain(
             pot, q0, mu, L, num_warmup=options.num_warmup, num_samples=num_samples, seed=cseed,
-            target_accept_prob=options.target_accept_prob, max_tree_depth=options.max_tree_depth,
-            progress=tick,
+            target_accept_prob=target, max_tree_depth=options.max_tree_depth,
+            progress=tick, thin=thin,
         )
         # the sites NUTS did not run on (integrated out) are drawn exactly given each state
         draws = pot.draws(res.draws, torch.Generator(device=dev).manual_seed(cseed + 1))
@@ -202,11 +214,11 @@ def sample_nuts(
 
     samples, stats = run_chains(
         one_chain, num_chains=num_chains, seed=seed,
-        iterations=options.num_warmup + num_samples, progress_bar=progress_bar, desc="NUTS",
+        iterations=options.num_warmup + num_samples * thin, progress_bar=progress_bar, desc="NUTS",
     )
     info = {"num_warmup": options.num_warmup, "backend": options.backend,
             "max_tree_depth": options.max_tree_depth,
-            "target_accept_prob": options.target_accept_prob,
+            "target_accept_prob": target,
             "likelihood": "sufficient statistics" if pot.use_stats else "design matrix",
-            "parameterisation": _PARAMETERISATION[type(pot)]}
+            "parameterisation": _PARAMETERISATION[type(pot)], "thin": thin}
     return MethodOutput(samples=samples, sample_stats=stats, info=info)

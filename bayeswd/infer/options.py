@@ -54,15 +54,23 @@ def _check_probability(value: Any, name: str) -> float:
 @dataclass(frozen=True)
 class _NUTSOptions:
     num_warmup: int = 1000
-    target_accept_prob: float = 0.8
+    target_accept_prob: float | None = None
     max_tree_depth: int = 10
 
     name: ClassVar[str] = "nuts"
 
     def __post_init__(self) -> None:
         _set(self, "num_warmup", check_positive_int(self.num_warmup, "num_warmup", minimum=0))
-        _set(self, "target_accept_prob", _check_probability(self.target_accept_prob, "target_accept_prob"))
+        if self.target_accept_prob is not None:
+            target = _check_probability(self.target_accept_prob, "target_accept_prob")
+            _set(self, "target_accept_prob", target)
         _set(self, "max_tree_depth", check_positive_int(self.max_tree_depth, "max_tree_depth"))
+
+    def target_for(self, collapsed_scales: bool = False) -> float:
+        """The acceptance target used: the setting, else 0.8 (0.95 on the collapsed scales)."""
+        if self.target_accept_prob is not None:
+            return self.target_accept_prob
+        return 0.95 if collapsed_scales else 0.8
 
 
 @dataclass(frozen=True)
@@ -84,8 +92,12 @@ class NUTS(_NUTSOptions):
     ----------
     num_warmup : int, default 1000
         Warm-up (adaptation) iterations per chain, discarded.
-    target_accept_prob : float, default 0.8
-        Target mean acceptance of the step-size adaptation, in (0, 1).
+    target_accept_prob : float, optional
+        Target mean acceptance of the step-size adaptation, in (0, 1). Default 0.8; 0.95 for the
+        gaussian model with a sampled scale, which NUTS runs on the one or two scale coordinates
+        (the weights integrated out): the log-transformed tails of a half-normal hyperprior are
+        stiff, a transition there costs microseconds, and smaller steps keep them free of
+        divergences.
     max_tree_depth : int, default 10
         Maximum number of trajectory doublings.
     """

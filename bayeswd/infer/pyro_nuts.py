@@ -75,7 +75,7 @@ def sample_pyro_nuts(
             # over-dispersed start: the MAP plus one approximate posterior sd of noise
             z = {k: (v + sds[k] * torch.randn(v.shape, generator=gen, dtype=DTYPE, device=dev)).detach()
                  for k, v in params0.items()}
-            kernel = RecordingNUTS(potential_fn=pe, target_accept_prob=options.target_accept_prob,
+            kernel = RecordingNUTS(potential_fn=pe, target_accept_prob=options.target_for(),
                                    max_tree_depth=options.max_tree_depth, full_mass=dense)
             kernel.initial_params = z
             kernel.setup(num_warmup)
@@ -112,5 +112,5 @@ def sample_pyro_nuts(
         samples[k] = (tr.inv(value) if tr is not None else value).detach()
     info = {"num_warmup": num_warmup, "backend": options.backend, "jit": jit_used,
             "max_tree_depth": options.max_tree_depth,
-            "target_accept_prob": options.target_accept_prob, "dense_mass": int(dense)}
+            "target_accept_prob": options.target_for(), "dense_mass": int(dense)}
     return MethodOutput(samples=samples, sample_stats=stats, info=info)
