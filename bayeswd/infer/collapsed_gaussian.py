@@ -57,8 +57,9 @@ class CollapsedGaussianPotential:
     Notes
     -----
     NUTS in one or two dimensions makes short trajectories (most stop after one or two leapfrog
-    steps at the U-turn), and its draws are correlated: an ESS of ~0.4 per draw was measured on
-    ``log tau``. A transition here costs microseconds, so NUTS keeps every :attr:`thin`-th state
+    steps at the U-turn), and its successive draws are correlated (the ESS per draw measured on
+    ``log tau`` is in ``docs/benchmarks.md``). A transition here costs microseconds, so NUTS keeps
+    every :attr:`thin`-th state
     (:func:`bayeswd.infer.nuts.run_chain`).
     """
 
