@@ -20,7 +20,7 @@ from bayeswd._validation import DTYPE
 from bayeswd.evidence import gaussian_log_marginal_from_stats
 from bayeswd.exact import gaussian_posterior_from_stats
 from bayeswd.exceptions import ConvergenceWarning
-from bayeswd.stats import SufficientStats, sufficient_statistics
+from bayeswd.stats import SufficientStats
 
 __all__ = [
     "InferenceProblem",
@@ -194,21 +194,17 @@ def _evidence_mode(
     return (math.exp(res.x[0]), math.exp(res.x[1])) if free_sigma else (sig0, math.exp(res.x[0]))
 
 
-def _gaussian_start_from_data(
-    X: torch.Tensor, y: torch.Tensor, prior: str, sigma: Any, tau: Any, fit_intercept: bool,
-    stats: SufficientStats | None = None,
-) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """Starting point (MAP) and gaussian approximation of every latent site.
+def gaussian_start(problem: InferenceProblem) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Starting point (MAP) and gaussian approximation of every latent site of ``problem``.
 
     Returns ``(values, cov)``: constrained starting values, and the covariance of the gaussian
     approximation in the *unconstrained* coordinates: ``"theta"`` for ``(coef, intercept)``
     (and its inverse ``"theta_precision"``)
     (the exact conjugate covariance at the starting scales; for the laplace prior the gaussian
     prior with the same variance ``2 tau^2``) and a variance for ``log sigma`` and ``log tau``.
-    ``stats`` (:func:`bayeswd.stats.sufficient_statistics`) saves a pass over ``X``.
     """
-    if stats is None:
-        stats = sufficient_statistics(X, y, fit_intercept)
+    X, y, stats, prior = problem.X, problem.y, problem.stats, problem.prior
+    sigma, tau, fit_intercept = problem.sigma, problem.tau, problem.fit_intercept
     n, d = X.shape
     sd_y = float(y.std()) if n > 1 else 1.0
     sd_y = sd_y if math.isfinite(sd_y) and sd_y > 0 else 1.0
@@ -263,13 +259,3 @@ def site_sds(cov: dict[str, torch.Tensor], d: int, fit_intercept: bool) -> dict[
             sds[name] = cov[name].sqrt()
     return sds
 
-
-def gaussian_start(problem: InferenceProblem) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """Starting point and gaussian approximation of every latent site of ``problem``.
-
-    See :func:`_gaussian_start_from_data` for what the two dicts hold.
-    """
-    return _gaussian_start_from_data(
-        problem.X, problem.y, problem.prior, problem.sigma, problem.tau, problem.fit_intercept,
-        problem.stats,
-    )
