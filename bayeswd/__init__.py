@@ -3,7 +3,14 @@
 Linear regression with a gaussian (L2 / ridge / weight decay) or laplace (L1 / lasso) prior on the
 weights, written once as a Pyro model; MAP by autograd that equals weight-decay training with
 ``lam = sigma^2 / tau^2``; every scaling convention of the tools users meet.
+
+The scikit-learn estimators ``BayesianLinearRegression`` and ``MAPRegression``
+(:mod:`bayeswd.estimators`) are imported on first use: ``import bayeswd`` does not need
+scikit-learn (``pip install bayeswd[sklearn]``).
 """
+
+import importlib
+from typing import Any
 
 from bayeswd.conventions import (
     bayesian_ridge_precisions,
@@ -31,7 +38,7 @@ from bayeswd.data import (
 from bayeswd.evidence import gaussian_log_marginal
 from bayeswd.exact import GaussianPosterior, gaussian_posterior
 from bayeswd.exceptions import BayeswdWarning, ConvergenceWarning, DiagnosticWarning
-from bayeswd.infer import NUTS, SVI, Exact, PyroNUTS
+from bayeswd.infer import NUTS, SVI, Exact, Gibbs, PyroNUTS
 from bayeswd.map import MAPResult, map_fit, map_objective
 from bayeswd.model import linear_regression_model, log_density
 from bayeswd.plots import (
@@ -49,6 +56,7 @@ from bayeswd.selection import (
     SweepResult,
     compare_priors,
     cv_curve,
+    kfold_compare,
     lam_from_draws,
     lam_sweep,
     maximize_evidence,
@@ -67,6 +75,7 @@ __all__ = [
     "EvidenceResult",
     "Exact",
     "GaussianPosterior",
+    "Gibbs",
     "MAPResult",
     "NUTS",
     "Posterior",
@@ -87,6 +96,7 @@ __all__ = [
     "cv_curve",
     "gaussian_log_marginal",
     "gaussian_posterior",
+    "kfold_compare",
     "l1_subgradient_lambda",
     "lam_from_draws",
     "lam_from_tau",
@@ -118,3 +128,16 @@ __all__ = [
     "tau_from_weight_decay",
     "validation_curve",
 ]
+
+#: The scikit-learn estimators, exported lazily (scikit-learn is the optional extra ``sklearn``).
+_ESTIMATORS = ("BayesianLinearRegression", "MAPRegression")
+
+
+def __getattr__(name: str) -> Any:
+    """``bayeswd.BayesianLinearRegression`` and ``bayeswd.MAPRegression``, imported on first use.
+
+    Raises ``ImportError`` naming ``pip install bayeswd[sklearn]`` when scikit-learn is missing.
+    """
+    if name in _ESTIMATORS:
+        return getattr(importlib.import_module("bayeswd.estimators"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,6 +27,7 @@ __all__ = [
     "check_positive_int",
     "check_seed",
     "describe",
+    "is_dask_input",
     "resolve_device",
 ]
 
@@ -122,7 +123,37 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
+def is_dask_input(*values: Any) -> bool:
+    """Whether any of ``values`` is a Dask collection, or bayeswd's stand-in for the rows of one.
+
+    Decided from the type's module, so that Dask is never imported for in-memory data.
+    """
+    for value in values:
+        module = type(value).__module__
+        if module.split(".")[0] in ("dask", "dask_expr") or getattr(type(value), "rows_elsewhere", False):
+            return True
+    return False
+
+
+#: What Dask input works with, for the messages.
+DASK_METHODS = (
+    "Dask input is taken where X enters only through X^T X, X^T y and y^T y: "
+    "bayeswd.stats.sufficient_statistics, map_fit (method 'newton' or 'proximal'), sample_posterior "
+    "(method 'exact', or 'nuts' and 'gibbs' with n > d), maximize_evidence and lam_sweep"
+)
+
+
+def _rows_needed(value: Any, name: str) -> str:
+    """The error for a Dask collection where the rows themselves are needed."""
+    return (
+        f"`{name}` is a Dask collection ({type(value).__name__}) but this needs its rows in memory. "
+        f"{DASK_METHODS}; otherwise pass `{name}.compute()` (when it fits in memory) or a sample of its rows."
+    )
+
+
 def _to_numpy_2d_numeric(X: Any, name: str) -> tuple[np.ndarray | torch.Tensor, list[str] | None]:
+    if is_dask_input(X):
+        raise TypeError(_rows_needed(X, name))
     feature_names = None
     if isinstance(X, pd.DataFrame):
         bad = [str(c) for c, t in X.dtypes.items() if not (pd.api.types.is_numeric_dtype(t))]
@@ -204,6 +235,8 @@ def as_design(
 def as_target(y: Any, n: int, *, name: str = "y", device: torch.device | None = None) -> torch.Tensor:
     """Convert a target vector of length ``n`` to a float64 tensor on ``device``."""
     device = torch.device("cpu") if device is None else device
+    if is_dask_input(y):
+        raise TypeError(_rows_needed(y, name))
     if isinstance(y, pd.DataFrame):
         if y.shape[1] != 1:
             raise ValueError(f"`{name}` must be 1-D of length {n}; got a DataFrame of shape {y.shape}.")

@@ -116,7 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
         "target. Text columns are one-hot encoded (treatment coding: the first level in sorted order is the "
         "reference, carried by the intercept); rows with missing values are refused unless --missing drop.",
     )
-    fit.add_argument("csv", help="path of the CSV file (header row with column names)")
+    fit.add_argument(
+        "csv",
+        help="path of the CSV file (header row with column names); or, read out of core with Dask, a "
+        "Parquet file or folder, or a quoted glob of CSV or Parquet files such as 'data/*.csv' (a "
+        "report from the sufficient statistics; needs pip install 'bayeswd[dask]')",
+    )
     fit.add_argument("--target", required=True, help="name of the column to predict")
     fit.add_argument("--features", nargs="+", default=None, help="feature columns (default: all others)")
     fit.add_argument(
@@ -299,9 +304,12 @@ def _n_features(prep: Any) -> str:
 
 def run_fit(args: argparse.Namespace, found: list[Any]) -> Path:
     """The analysis of ``args.csv``; its warnings go into ``found`` (``AnalysisWarning`` records)."""
+    from bayeswd._dask_cli import is_out_of_core, run_fit_dask
     from bayeswd.report import capture_warnings, run_analysis
     from bayeswd.selection import maximize_evidence
 
+    if is_out_of_core(args.csv):  # Parquet or a glob: read with Dask, never whole (docs/dask.md)
+        return run_fit_dask(args, found)
     prep = load_csv(args.csv, args.target, args.features, categorical=args.categorical, missing=args.missing)
     X, y = prep.X, prep.y
     rng = np.random.default_rng(args.seed)

@@ -30,6 +30,7 @@ from bayeswd._validation import (
     check_positive,
     check_positive_int,
     check_seed,
+    is_dask_input,
     resolve_device,
 )
 from bayeswd.conventions import PRIORS, lam_from_tau, sgd_weight_decay, tau_from_lam
@@ -298,7 +299,9 @@ def map_fit(
     Parameters
     ----------
     X : array_like, shape (n, d)
-        numpy array, torch tensor or pandas DataFrame (column names become feature names).
+        numpy array, torch tensor or pandas DataFrame (column names become feature names); or a
+        ``dask.array`` / ``dask.dataframe`` (with ``y`` of the same partitions), reduced to its
+        sufficient statistics in one Dask pass (methods ``"newton"`` and ``"proximal"``; docs/dask.md).
     y : array_like, shape (n,)
     prior : {"gaussian", "laplace"}, default "gaussian"
     sigma : float
@@ -386,10 +389,16 @@ def map_fit(
                 f"`batch_size` applies to the training loops {LOOP_METHODS}; got method={method!r}."
             )
     dev = resolve_device(device)
-    Xt, names = as_design(X, device=dev)
-    yt = as_target(y, Xt.shape[0], device=dev)
+    if is_dask_input(X, y):  # one Dask pass; the solvers run on its statistics (bayeswd._dask)
+        from bayeswd._dask import map_problem
 
-    prob = Problem(Xt, yt, prior, sigma, tau, fit_intercept, b0)
+        prob, names = map_problem(X, y, prior=prior, sigma=sigma, tau=tau, fit_intercept=fit_intercept,
+                                  intercept=b0, method=method, device=dev)
+        Xt = prob.X
+    else:
+        Xt, names = as_design(X, device=dev)
+        yt = as_target(y, Xt.shape[0], device=dev)
+        prob = Problem(Xt, yt, prior, sigma, tau, fit_intercept, b0)
     theta, n_iter, converged, optimality, resid = _solve(
         prob, method, lam, lr=lr, max_iter=max_iter, tol=tol, batch_size=batch_size, seed=seed
     )

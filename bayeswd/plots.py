@@ -1,4 +1,4 @@
-"""Plots: choosing lambda, and comparing posteriors (gaussian vs laplace vs MAP) with ArviZ.
+"""Plots: choosing lambda, and comparing posteriors (gaussian vs laplace vs MAP).
 
 Every function returns matplotlib objects (an ``Axes`` or a ``Figure``), draws on the ``ax`` it is
 given when there is one, and never calls ``plt.show()``. Penalties are in
@@ -6,11 +6,15 @@ given when there is one, and never calls ``plt.show()``. Penalties are in
 ``||r||^2 + lam ||w||_2^2`` (gaussian) and ``lam1 = 2 sigma^2/tau`` in ``||r||^2 + lam1 ||w||_1``
 (laplace).
 
-Posteriors are given as a mapping ``name -> arviz.InferenceData`` (or anything with a
-``to_inference_data()`` method, such as a :mod:`bayeswd` posterior result); the legend follows the
-mapping's order. The InferenceData must hold the weights as the posterior variable ``"coef"`` with
-dims ``(chain, draw, feature)``. MAP and weight-decay fits (:class:`bayeswd.MAPResult`, or anything
-with a ``coef`` of length ``d``) are overlaid as reference markers.
+Posteriors are given as a mapping ``name -> arviz.InferenceData`` or ``xarray.DataTree`` (or
+anything with a ``to_inference_data()`` method, such as a :mod:`bayeswd` posterior result); the
+legend follows the mapping's order. They must hold the weights as the posterior variable ``"coef"``
+with dims ``(chain, draw, feature)``. MAP and weight-decay fits (:class:`bayeswd.MAPResult`, or
+anything with a ``coef`` of length ``d``) are overlaid as reference markers.
+
+The forest and density plots are drawn here with matplotlib from the draws (the HDI of
+:func:`bayeswd._arviz.hdi`, ArviZ's), so that they are the same with ArviZ 0.x and 1.x, whose
+plotting functions differ and cannot all draw on a given ``Axes``.
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from scipy import stats
 
-from bayeswd._arviz import as_inference_data
+from bayeswd._arviz import as_inference_data, get_group, has_group, hdi
 from bayeswd._validation import describe
 from bayeswd.selection import EvidenceResult, SelectionResult, SweepResult
 
@@ -59,10 +64,10 @@ def _lam_label(prior: str) -> str:
 
 
 def _posteriors(posteriors: Any) -> dict[str, Any]:
-    """Validate a name -> posterior mapping and convert each to InferenceData with ``coef``."""
+    """Validate a name -> posterior mapping; each one's posterior group (a Dataset with ``coef``)."""
     if not isinstance(posteriors, Mapping) or len(posteriors) == 0:
         raise TypeError(
-            "`posteriors` must be a non-empty mapping of names to InferenceData or posterior "
+            "`posteriors` must be a non-empty mapping of names to InferenceData, DataTree or posterior "
             f"results; got {describe(posteriors)}."
         )
     out: dict[str, Any] = {}
@@ -70,35 +75,41 @@ def _posteriors(posteriors: Any) -> dict[str, Any]:
         idata = as_inference_data(obj)
         if idata is None:
             raise TypeError(
-                f"`posteriors[{name!r}]` must be an arviz.InferenceData or have a to_inference_data() "
-                f"method; got {describe(obj)}."
+                f"`posteriors[{name!r}]` must be an arviz.InferenceData or xarray.DataTree, or have a "
+                f"to_inference_data() method; got {describe(obj)}."
             )
-        if "posterior" not in idata.groups() or "coef" not in idata.posterior:
+        post = get_group(idata, "posterior") if has_group(idata, "posterior") else None
+        if post is None or "coef" not in post:
             raise ValueError(
                 f"`posteriors[{name!r}]` must have a posterior variable 'coef'; got "
-                + (f"{list(idata.posterior.data_vars)}." if "posterior" in idata.groups()
-                   else "no posterior group.")
+                + (f"{list(post.data_vars)}." if post is not None else "no posterior group.")
             )
-        coef = idata.posterior["coef"]
+        coef = post["coef"]
         if coef.ndim != 3 or coef.dims[:2] != ("chain", "draw"):
             raise ValueError(
                 f"`posteriors[{name!r}]` must hold 'coef' with dims (chain, draw, feature); "
                 f"got dims {coef.dims}."
             )
-        out[str(name)] = idata
-    dims = {idata.posterior["coef"].shape[-1] for idata in out.values()}
+        out[str(name)] = post
+    dims = {post["coef"].shape[-1] for post in out.values()}
     if len(dims) != 1:
         raise ValueError(f"`posteriors` must all have the same number of features; got {sorted(dims)}.")
     return out
 
 
-def _feature_dim(idata: Any) -> str:
-    return str(idata.posterior["coef"].dims[2])
+def _feature_dim(post: Any) -> str:
+    return str(post["coef"].dims[2])
 
 
-def _feature_names(idata: Any) -> list[str]:
-    dim = _feature_dim(idata)
-    return [str(v) for v in idata.posterior["coef"][dim].values]
+def _feature_names(post: Any) -> list[str]:
+    dim = _feature_dim(post)
+    return [str(v) for v in post["coef"][dim].values]
+
+
+def _coef_draws(post: Any, idx: list[int]) -> np.ndarray:
+    """The draws of the chosen weights, shape (chain * draw, len(idx))."""
+    coef = post["coef"].values
+    return coef.reshape(-1, coef.shape[-1])[:, idx]
 
 
 def _select_features(names: list[str], features: Any, max_features: int) -> list[int]:
@@ -169,7 +180,7 @@ def _check_hdi(p: Any, name: str = "hdi_prob") -> float:
 class _Comparison(NamedTuple):
     """The validated inputs of a plot that compares posteriors (and MAP fits) weight by weight."""
 
-    data: dict[str, Any]  # name -> InferenceData, in the caller's order
+    data: dict[str, Any]  # name -> posterior group (a Dataset), in the caller's order
     names: list[str]  # every feature name
     idx: list[int]  # positions of the features to draw
     map_coefs: dict[str, np.ndarray]  # name -> MAP weights
@@ -427,61 +438,75 @@ def plot_forest(
     hdi_prob: float = 0.94,
     ax: Axes | None = None,
 ) -> Axes:
-    """Forest plot of the weights of several posteriors (``arviz.plot_forest``), with MAP markers.
+    """Forest plot of the weights of several posteriors, with MAP markers.
 
     Parameters
     ----------
-    posteriors : mapping of str to InferenceData or posterior result
+    posteriors : mapping of str to InferenceData, DataTree or posterior result
         Name -> posterior with a ``"coef"`` variable of dims ``(chain, draw, feature)``; drawn
         top to bottom within each feature and listed in the legend in the order given.
     maps : mapping of str to MAPResult, optional
         Point estimates (MAP, weight-decay training, ...) drawn as markers at the centre of each
         feature's group.
     features : list of str or int, optional
-        Features to show (names or positions); default the first ``max_features``.
+        Features to show (names or positions); default the first ``max_features``, the first at
+        the top.
     max_features : int, default 10
     hdi_prob : float, default 0.94
         Probability of the thin line (highest density interval); the thick line is the
-        interquartile range and the dot the median, as drawn by ArviZ.
+        interquartile range and the dot the median (ArviZ's forest plot).
     ax : matplotlib Axes, optional
 
     Returns
     -------
     matplotlib.axes.Axes
+        One tick per feature, ``coef[<feature>]``, at the centre of its group.
     """
-    import arviz as az
-
-    data, names, idx, map_coefs, colors, dim, hdi_prob = _comparison(
+    data, names, idx, map_coefs, colors, _, hdi_prob = _comparison(
         posteriors, maps, features, max_features, hdi_prob)
     ax = _new_ax(ax, (7.0, 1.2 + 0.35 * len(idx) * (1 + len(data))))
-    az.plot_forest(
-        list(data.values()), model_names=list(data), var_names=["coef"],
-        coords={dim: [names[j] for j in idx]}, combined=True, hdi_prob=hdi_prob,
-        colors=colors, legend=False, ax=ax,
-    )
-    # ArviZ labels a tick per model and feature ("gaussian: coef[x0]", "laplace: [x0]", ...);
-    # replace them by one tick per feature at the centre of its group, where the MAPs go.
-    groups: dict[str, list[float]] = {}
-    for text, y in zip(ax.get_yticklabels(), ax.get_yticks(), strict=True):
-        label = text.get_text().rsplit("[", 1)[-1].rstrip("]")
-        groups.setdefault(label, []).append(float(y))
-    tick_y = {label: float(np.mean(ys)) for label, ys in groups.items()}
-    shown_names = [names[k] for k in idx if names[k] in tick_y]
-    ax.set_yticks([tick_y[nm] for nm in shown_names], labels=[f"coef[{nm}]" for nm in shown_names])
+    n_models = len(data)
+    step = n_models + 1.0  # a row per model and a blank row between features
+    centres = (len(idx) - 1 - np.arange(len(idx))) * step  # the first feature at the top
+    for j, ((name, post), color) in enumerate(zip(data.items(), colors, strict=True)):
+        draws = _coef_draws(post, idx)
+        ys = centres + (n_models - 1) / 2.0 - j
+        lo, hi = hdi(draws, hdi_prob)
+        q25, med, q75 = np.quantile(draws, [0.25, 0.5, 0.75], axis=0)
+        ax.hlines(ys, lo, hi, color=color, linewidth=1.5)
+        ax.hlines(ys, q25, q75, color=color, linewidth=4.5)
+        ax.plot(med, ys, marker="o", color=color, markeredgecolor="white", markersize=6,
+                linestyle="none", zorder=4, label=f"_median:{name}")  # "_": not in legends
+    ax.set_yticks(centres[::-1], labels=[f"coef[{names[k]}]" for k in idx[::-1]])
+    ax.set_ylim(-step / 2.0, centres[0] + step / 2.0)
     handles: list[Any] = [
         Line2D([], [], color=c, marker="o", label=name) for name, c in zip(data, colors, strict=True)
     ]
     for j, (name, coef) in enumerate(map_coefs.items()):
-        ys = [tick_y[names[k]] for k in idx if names[k] in tick_y]
-        xs = [coef[k] for k in idx if names[k] in tick_y]
-        (h,) = ax.plot(xs, ys, label=name, **_map_style(j, len(data)))
+        (h,) = ax.plot(coef[idx], centres, label=name, **_map_style(j, n_models))
         handles.append(h)
     ax.axvline(0.0, color="grey", linewidth=0.8, linestyle=":")
+    ax.grid(True, axis="x", alpha=0.3)
     ax.set_xlabel(f"weight value ({hdi_prob:.0%} HDI, quartiles, median)")
     shown = "" if len(idx) == len(names) else f" ({len(idx)} of {len(names)} features)"
     ax.set_title(f"Posterior of the weights{shown}")
     ax.legend(handles=handles, fontsize="small", loc="best", framealpha=0.9)
     return ax
+
+
+def _density(panel: Axes, x: np.ndarray, prob: float, color: str) -> None:
+    """A gaussian kernel density estimate (Scott's bandwidth) of ``x``, drawn over its HDI."""
+    mean = float(np.mean(x))
+    if not np.ptp(x) > 0:  # constant draws: a point mass
+        panel.axvline(mean, color=color, linewidth=1.5, label="_density")
+        return
+    lo, hi = hdi(x, prob)
+    grid = np.linspace(lo, hi, 200)
+    dens = stats.gaussian_kde(x)(grid)
+    panel.plot(grid, dens, color=color, linewidth=1.5, label="_density")
+    panel.fill_between(grid, dens, color=color, alpha=0.1, linewidth=0)
+    panel.plot([mean], [0.0], marker="o", color=color, markersize=5, linestyle="none",
+               clip_on=False, label="_mean")
 
 
 def plot_densities(
@@ -492,11 +517,11 @@ def plot_densities(
     max_features: int = 4,
     hdi_prob: float = 0.94,
 ) -> Figure:
-    """Marginal posterior densities of chosen weights (``arviz.plot_density``), with MAP lines.
+    """Marginal posterior densities of chosen weights, with MAP lines.
 
     Parameters
     ----------
-    posteriors : mapping of str to InferenceData or posterior result
+    posteriors : mapping of str to InferenceData, DataTree or posterior result
         Overlaid in each panel, one colour each, legend in the order given.
     maps : mapping of str to MAPResult, optional
         Drawn as vertical lines (one style each) in every panel.
@@ -504,41 +529,38 @@ def plot_densities(
         Weights to show (names or positions); default the first ``max_features``.
     max_features : int, default 4
     hdi_prob : float, default 0.94
-        Each density is drawn over its highest density interval of this probability.
+        Each density (a gaussian kernel density estimate with Scott's bandwidth) is drawn over
+        its highest density interval of this probability, with a dot at the mean.
 
     Returns
     -------
     matplotlib.figure.Figure
         One panel per weight, titled ``coef[<feature>]``.
     """
-    import arviz as az
-
-    data, names, idx, map_coefs, colors, dim, hdi_prob = _comparison(
+    data, names, idx, map_coefs, colors, _, hdi_prob = _comparison(
         posteriors, maps, features, max_features, hdi_prob)
-    subsets = [idata.posterior[["coef"]].isel({dim: idx}) for idata in data.values()]
+    draws = {name: _coef_draws(post, idx) for name, post in data.items()}
     ncols = min(len(idx), 3)
     nrows = -(-len(idx) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows + 0.6), squeeze=False,
                              layout="constrained")
-    az.plot_density(subsets, data_labels=list(data), hdi_prob=hdi_prob, colors=colors,
-                    shade=0.1, ax=axes[:, :][np.unravel_index(np.arange(len(idx)), axes.shape)])
     for extra in axes.flat[len(idx):]:
         extra.set_visible(False)
     linestyles = ("--", ":", "-.", (0, (5, 1)), (0, (1, 3)))
-    for panel, k in zip(axes.flat, idx, strict=False):  # axes.flat may have spare panels
-        legend = panel.get_legend()
-        if legend is not None:
-            legend.remove()
+    for col, (panel, k) in enumerate(zip(axes.flat, idx, strict=False)):  # spare panels stay empty
+        for name, color in zip(data, colors, strict=True):
+            _density(panel, draws[name][:, col], hdi_prob, color)
         for j, (name, coef) in enumerate(map_coefs.items()):
             panel.axvline(coef[k], color=f"C{(len(data) + j) % 10}",
                           linestyle=linestyles[j % len(linestyles)], linewidth=1.5,
                           label=f"_map:{name}")  # "_": kept out of automatic legends
+        panel.set_ylim(bottom=0.0)
+        panel.set_yticks([])
         panel.set_title(f"coef[{names[k]}]")
         panel.set_xlabel("weight value")
     handles: list[Any] = [Line2D([], [], color=c, label=n) for n, c in zip(data, colors, strict=True)]
     handles += [Line2D([], [], color=f"C{(len(data) + j) % 10}", linestyle=linestyles[j % len(linestyles)],
                        label=n) for j, n in enumerate(map_coefs)]
-    fig.set_layout_engine("constrained")  # ArviZ may have replaced it
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), fontsize="small")
     fig.suptitle(f"Posterior densities of chosen weights (drawn over the {hdi_prob:.0%} HDI)")
     return fig
@@ -560,7 +582,7 @@ def plot_shrinkage(
 
     Parameters
     ----------
-    posteriors : mapping of str to InferenceData or posterior result
+    posteriors : mapping of str to InferenceData, DataTree or posterior result
         One colour each, legend in the order given.
     reference : array_like, shape (d,)
         The x coordinate: true weights (simulations) or least-squares / minimum-norm weights.
@@ -595,8 +617,8 @@ def plot_shrinkage(
     if span <= 0:  # equal reference weights: dodge relative to their size, not by an absolute 0.01
         span = float(np.abs(ref[idx]).max()) or 1.0
     offsets = (np.arange(len(data)) - (len(data) - 1) / 2) * 0.01 * span
-    for (name, idata), color, off in zip(data.items(), colors, offsets, strict=True):
-        draws = idata.posterior["coef"].values.reshape(-1, len(names))[:, idx]
+    for (name, post), color, off in zip(data.items(), colors, offsets, strict=True):
+        draws = _coef_draws(post, idx)
         mean = draws.mean(axis=0)
         lo, hi = np.quantile(draws, q, axis=0)
         ax.errorbar(ref[idx] + off, mean, yerr=[mean - lo, hi - mean], fmt="o", color=color,

@@ -13,12 +13,12 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pyro.distributions as dist
 import torch
 
+from bayeswd import _arviz
 from bayeswd._arviz import build_inference_data, posterior_dims
 from bayeswd._validation import (
     DTYPE,
@@ -29,14 +29,16 @@ from bayeswd._validation import (
     check_positive,
     check_positive_int,
     check_seed,
+    is_dask_input,
     resolve_device,
 )
 from bayeswd.conventions import PRIORS
-from bayeswd.exceptions import ConvergenceWarning
+from bayeswd.exceptions import BayeswdWarning, ConvergenceWarning
 from bayeswd.infer.diagnostics import diagnose, nuts_diagnostics, warn_diagnostics
 from bayeswd.infer.exact import check_exact, sample_exact
+from bayeswd.infer.gibbs import check_gibbs, sample_gibbs, warn_gibbs_diagnostics
 from bayeswd.infer.nuts import sample_nuts
-from bayeswd.infer.options import NUTS, SVI, Exact, MethodOptions, PyroNUTS, resolve_method
+from bayeswd.infer.options import NUTS, SVI, Exact, Gibbs, MethodOptions, PyroNUTS, resolve_method
 from bayeswd.infer.pyro_nuts import sample_pyro_nuts
 from bayeswd.infer.start import InferenceProblem, check_scale_prior, default_hyperpriors
 from bayeswd.infer.svi import fit_svi
@@ -46,7 +48,11 @@ __all__ = ["Posterior", "PredictiveInterval", "sample_posterior"]
 
 #: Data up to this many numbers is copied into the result; larger data is kept by reference.
 _COPY_MAX_ELEMENTS = 10_000_000
-_RUNNERS = {NUTS: sample_nuts, PyroNUTS: sample_pyro_nuts, SVI: fit_svi, Exact: sample_exact}
+#: ``to_inference_data`` leaves out the groups of ``chains x draws x n`` numbers (log-likelihood,
+#: replicated data) above this many numbers (400 MB each), with a warning, rather than allocate them.
+PER_ROW_MAX_NUMBERS = 50_000_000
+_RUNNERS = {NUTS: sample_nuts, PyroNUTS: sample_pyro_nuts, SVI: fit_svi, Exact: sample_exact,
+            Gibbs: sample_gibbs}
 
 
 class PredictiveInterval(NamedTuple):
@@ -79,7 +85,7 @@ class Posterior:
         CPU float64 draws with leading ``(chain, draw)`` axes: ``"coef"`` (chain, draw, d),
         ``"intercept"`` (chain, draw) when fitted, ``"sigma"`` and ``"tau"`` (chain, draw) when
         they were sampled.
-    method : {"nuts", "svi", "exact"}
+    method : {"nuts", "svi", "exact", "gibbs"}
     prior : {"gaussian", "laplace"}
     sigma, tau : float or None
         The fixed values used; ``None`` where the parameter was sampled under ``hyperpriors``.
@@ -91,7 +97,8 @@ class Posterior:
     X, y : torch.Tensor
         Training data on the CPU (used by ``to_inference_data``' log-likelihood and predictive):
         a copy, or for data of more than 10 million numbers a view of the caller's array (no
-        second copy of a large ``X``).
+        second copy of a large ``X``). For Dask input, stand-ins with the shapes and no rows
+        (:class:`bayeswd._dask.RowsElsewhere`): what needs the rows raises a ``ValueError``.
     diagnostics : dict
         ``"rhat"``, ``"ess_bulk"``, ``"ess_tail"``: dicts of variable name to numpy array (one value
         per scalar parameter), computed with ArviZ (rank-normalised split R-hat, bulk and tail
@@ -212,37 +219,81 @@ class Posterior:
         ll = dist.Normal(mean, sig).log_prob(self.y)
         return ll.reshape(self.num_chains, self.num_draws, -1)
 
+    def _per_row_skipped(self) -> str | None:
+        """Why ``to_inference_data`` leaves out the per-row groups, or None when it builds them."""
+        if is_dask_input(self.X):
+            return (
+                "to_inference_data: the rows of X stay in the Dask collection, so the groups with one "
+                "value per training row (log_likelihood, posterior_predictive, observed_data) are left "
+                "out; posterior and sample_stats are complete. For PSIS-LOO or predictive checks, sample "
+                "the posterior of an in-memory sample of the rows."
+            )
+        size = self.num_chains * self.num_draws * int(self.X.shape[0])
+        if size <= PER_ROW_MAX_NUMBERS:
+            return None
+        return (
+            f"to_inference_data: the log-likelihood and the replicated data of the {int(self.X.shape[0])} "
+            f"training rows would hold {size:.3g} numbers each ({8e-9 * size:.1f} GB), above "
+            f"bayeswd.posterior.PER_ROW_MAX_NUMBERS = {PER_ROW_MAX_NUMBERS:.3g}; log_likelihood and "
+            "posterior_predictive are left out (posterior, sample_stats and observed_data are complete). "
+            "Draw fewer samples, use a sample of the rows, or raise the limit."
+        )
+
     def _posterior_numpy(self) -> dict[str, np.ndarray]:
         return {k: v.numpy() for k, v in self.samples.items()}
 
-    def summary(self, **kwargs: Any) -> pd.DataFrame:
-        """ArviZ summary (mean, sd, HDI, MCSE, ESS, R-hat) of every parameter.
+    def summary(
+        self,
+        *,
+        var_names: list[str] | None = None,
+        kind: str = "all",
+        hdi_prob: float = 0.94,
+        round_to: int | str | None = "auto",
+    ) -> pd.DataFrame:
+        """Summary table (mean, sd, HDI, MCSE, ESS, R-hat) of every parameter, ArviZ 0.x's layout.
+
+        The same table on ArviZ 0.x and 1.x (the diagnostics are ArviZ's).
 
         Parameters
         ----------
-        **kwargs
-            Passed to :func:`arviz.summary` (e.g. ``hdi_prob=0.9``, ``kind="stats"``).
+        var_names : list of str, optional
+            Parameters to show (``"coef"``, ``"intercept"``, ...); default all.
+        kind : {"all", "stats", "diagnostics"}, default "all"
+        hdi_prob : float, default 0.94
+            Probability of the highest density interval.
+        round_to : int, "auto" or None, default "auto"
+            Decimals; ``"auto"``: 3 (2 for R-hat, 0 for the ESS); ``None``: raw numbers.
 
         Returns
         -------
         pandas.DataFrame
-            One row per scalar parameter, ``coef[<feature name>]`` for the weights.
+            One row per scalar parameter, ``coef[<feature name>]`` for the weights; columns
+            ``mean``, ``sd``, ``hdi_3%``, ``hdi_97%``, ``mcse_mean``, ``mcse_sd``, ``ess_bulk``,
+            ``ess_tail``, ``r_hat`` (``kind="all"``, ``hdi_prob=0.94``).
         """
         dims, coords = posterior_dims(self.feature_names)
-        data = az.from_dict(posterior=self._posterior_numpy(), coords=coords, dims=dims)
-        return az.summary(data, **kwargs)
+        data = _arviz.from_dict({"posterior": self._posterior_numpy()}, coords=coords, dims=dims)
+        return _arviz.summary(data, var_names=var_names, kind=kind, hdi_prob=hdi_prob, round_to=round_to)
 
-    def to_inference_data(self, *, seed: int | None = None) -> az.InferenceData:
-        """ArviZ InferenceData built with :func:`arviz.from_dict`.
+    def to_inference_data(self, *, seed: int | None = None) -> Any:
+        """The posterior as the installed ArviZ's container, built with :func:`arviz.from_dict`.
+
+        ``arviz.InferenceData`` with ArviZ 0.x, ``xarray.DataTree`` with ArviZ 1.x: the same
+        groups, variables, dims, coordinates, values and attributes.
 
         Groups: ``posterior`` (``coef`` over the ``feature`` coordinate, ``intercept``, ``sigma``
         and ``tau`` when sampled), ``posterior_predictive`` (``obs``: one replicated data set per
-        draw), ``log_likelihood`` (``obs``, pointwise per observation: ``az.loo`` works),
+        draw), ``log_likelihood`` (``obs``, pointwise per observation: ``arviz.loo`` works),
         ``observed_data`` (``obs``), ``sample_stats`` (NUTS: ``diverging``, ``tree_depth``,
         ``step_size``, ``acceptance_rate``; omitted for SVI and exact draws, which have no
         per-draw statistics). The settings (method, prior, fixed sigma and tau or ``"none"``,
         hyperpriors, wall time, seed, device, guide, ...) are the attributes of every group;
         for SVI the posterior group also carries ``elbo_final`` and ``elbo_steps``.
+
+        The per-row groups are left out, with a :class:`~bayeswd.exceptions.BayeswdWarning`, for
+        Dask input (the rows are not on the client; ``observed_data`` too) and when
+        ``chains x draws x n`` exceeds :data:`PER_ROW_MAX_NUMBERS` (``log_likelihood`` and
+        ``posterior_predictive``): never a silent allocation of several GB.
 
         Parameters
         ----------
@@ -251,13 +302,17 @@ class Posterior:
 
         Returns
         -------
-        arviz.InferenceData
+        arviz.InferenceData or xarray.DataTree
         """
         gen = torch.Generator().manual_seed(self.seed if seed is None else check_seed(seed))
-        mean = self._mean_draws(self.X)
-        y_rep = mean + self._sigma_draws().unsqueeze(-1) * torch.randn(
-            mean.shape, generator=gen, dtype=DTYPE
-        )
+        skipped = self._per_row_skipped()
+        if skipped is None:
+            mean = self._mean_draws(self.X)
+            y_rep = mean + self._sigma_draws().unsqueeze(-1) * torch.randn(
+                mean.shape, generator=gen, dtype=DTYPE
+            )
+        else:
+            warnings.warn(skipped, BayeswdWarning, stacklevel=2)
         shape = (self.num_chains, self.num_draws, -1)
         attrs: dict[str, Any] = {
             "inference_library": "bayeswd",
@@ -276,16 +331,16 @@ class Posterior:
         attrs.update({k: v for k, v in self.settings.items()})
         idata = build_inference_data(
             posterior=self._posterior_numpy(),
-            posterior_predictive={"obs": y_rep.reshape(shape).numpy()},
-            log_likelihood={"obs": self.log_likelihood().numpy()},
-            observed_data={"obs": self.y.numpy()},
+            posterior_predictive={} if skipped else {"obs": y_rep.reshape(shape).numpy()},
+            log_likelihood={} if skipped else {"obs": self.log_likelihood().numpy()},
+            observed_data={} if is_dask_input(self.y) else {"obs": self.y.numpy()},
             sample_stats=dict(self.sample_stats),
             feature_names=self.feature_names,
             attrs=attrs,
         )
         if self.elbo is not None:
-            idata.posterior.attrs["elbo_final"] = float(self.elbo[-1])
-            idata.posterior.attrs["elbo_steps"] = int(self.elbo.shape[0])
+            _arviz.get_group_attrs(idata, "posterior")["elbo_final"] = float(self.elbo[-1])
+            _arviz.get_group_attrs(idata, "posterior")["elbo_steps"] = int(self.elbo.shape[0])
         return idata
 
 
@@ -342,7 +397,9 @@ def sample_posterior(
     ----------
     X : array_like, shape (n, d)
         numpy array, torch tensor or pandas DataFrame (column names become the ``feature``
-        coordinate).
+        coordinate); or a ``dask.array`` / ``dask.dataframe`` (with ``y`` of the same partitions),
+        reduced to its sufficient statistics in one Dask pass, for ``"exact"``, and for ``"nuts"``
+        and ``"gibbs"`` with ``n > d`` (docs/dask.md).
     y : array_like, shape (n,)
     prior : {"gaussian", "laplace"}, default "gaussian"
     sigma : float, Distribution or None, default None
@@ -359,7 +416,8 @@ def sample_posterior(
         no-U-turn sampler), :class:`bayeswd.infer.PyroNUTS` (``pyro.infer.NUTS`` on the Pyro
         model), :class:`bayeswd.infer.SVI` (``"svi"``: a Pyro autoguide fitted to the ELBO) or
         :class:`bayeswd.infer.Exact` (``"exact"``: the conjugate gaussian posterior; gaussian
-        prior with ``sigma`` and ``tau`` fixed only). A string means the method with its
+        prior with ``sigma`` and ``tau`` fixed only) or :class:`bayeswd.infer.Gibbs`
+        (``"gibbs"``: the blocked Gibbs sampler; laplace prior only). A string means the method with its
         default settings; e.g. ``method=NUTS(num_warmup=500, target_accept_prob=0.9)``.
     num_samples : int, default 1000
         Draws per chain kept (for SVI and exact: independent draws per "chain").
@@ -373,7 +431,7 @@ def sample_posterior(
     fit_intercept : bool, default True
         Sample a flat-prior intercept; ``False`` fixes it at 0.
     progress_bar : bool, default True
-        Show a tqdm progress bar (NUTS, SVI).
+        Show a tqdm progress bar (NUTS, SVI, Gibbs).
     **deprecated
         The settings of a method given as keywords (``num_warmup``, ``backend``,
         ``target_accept_prob``, ``max_tree_depth``, ``dense_mass``, ``jit_compile``, ``guide``,
@@ -391,12 +449,12 @@ def sample_posterior(
     ValueError, TypeError
         For invalid data or settings (the message names the argument), for a setting that does
         not apply to the chosen method, and for ``method="exact"`` where no closed form exists
-        (laplace prior, ``sigma`` or ``tau`` sampled).
+        (laplace prior, ``sigma`` or ``tau`` sampled) and ``method="gibbs"`` with the gaussian prior.
 
     Warns
     -----
     DiagnosticWarning
-        NUTS, with rules calibrated to the run (:mod:`bayeswd.infer.diagnostics`): a bulk or tail
+        NUTS and Gibbs, with rules calibrated to the run (:mod:`bayeswd.infer.diagnostics`): a bulk or tail
         R-hat above the bound a healthy run of this many chains, draws and parameters exceeds
         with 1 % probability (never below 1.01); a min bulk or tail ESS below
         ``min(100 per chain, max(50, 10 % of the draws))``; or any divergent transition.
@@ -431,9 +489,16 @@ def sample_posterior(
     seed = check_seed(seed)
     if isinstance(options, Exact):
         check_exact(prior, sigma, tau)
+    if isinstance(options, Gibbs):
+        check_gibbs(prior)
     dev = resolve_device(device)
-    Xt, names = as_design(X, device=dev)
-    yt = as_target(y, Xt.shape[0], device=dev)
+    if is_dask_input(X, y):  # one Dask pass; X and y become stand-ins holding its statistics
+        from bayeswd._dask import inference_data
+
+        Xt, yt, names = inference_data(X, y, options, fit_intercept=fit_intercept, device=dev)
+    else:
+        Xt, names = as_design(X, device=dev)
+        yt = as_target(y, Xt.shape[0], device=dev)
 
     start = time.perf_counter()
     stats = sufficient_statistics(Xt, yt, fit_intercept)  # the one pass over X every method needs
@@ -449,6 +514,9 @@ def sample_posterior(
         diag.update(nuts_diagnostics(out.sample_stats, options.max_tree_depth))
         warn_diagnostics(diag, out.sample_stats, num_chains, samples=samples,
                          num_draws=num_samples, stacklevel=3)
+    elif isinstance(options, Gibbs):
+        warn_gibbs_diagnostics(diag, num_chains, samples=samples, num_draws=num_samples,
+                               stacklevel=3)
     if not out.converged:
         warnings.warn(
             f"SVI stopped after {out.info['svi_steps']} steps before its ELBO stopping rule was "

@@ -19,6 +19,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from bayeswd._validation import is_dask_input
+
 __all__ = [
     "BLOCK_BYTES",
     "CentredData",
@@ -184,6 +186,10 @@ def sufficient_statistics(X: torch.Tensor, y: torch.Tensor, fit_intercept: bool 
     problems (``n d^2`` below :data:`SERIAL_WORK`) run on one torch thread, whoever calls, so that
     every caller gets the same numbers.
 
+    ``X`` and ``y`` may also be a ``dask.array`` / ``dask.dataframe`` pair (or bayeswd's stand-in for
+    one): the pass is then a Dask reduction over their partitions on the active scheduler, and only
+    the statistics come back (:mod:`bayeswd._dask`, docs/dask.md).
+
     Parameters
     ----------
     X : torch.Tensor, shape (n, d)
@@ -194,6 +200,10 @@ def sufficient_statistics(X: torch.Tensor, y: torch.Tensor, fit_intercept: bool 
     -------
     SufficientStats
     """
+    if is_dask_input(X, y):
+        from bayeswd._dask import statistics
+
+        return statistics(X, y, fit_intercept)
     with _serial_if_small(X.shape[0] * X.shape[1] ** 2):
         return _one_pass(X, y, fit_intercept)
 

@@ -13,3 +13,45 @@ def _fresh_pyro():
     pyro.clear_param_store()
     yield
     pyro.clear_param_store()
+
+
+_CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def headless_chromium(tmp_path):
+    """Open an HTML file in headless Chromium: ``(screenshot as an RGB array, the rendered DOM)``.
+
+    Skips (saying why) where no Chromium is installed; ``.ci/run`` installs Debian's package.
+    """
+    import shutil
+    import subprocess
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        pytest.skip("no Chromium found on PATH; .ci/run installs Debian's chromium package for this test")
+
+    def render(html_path):
+        from matplotlib.image import imread
+
+        shot = tmp_path / "shot.png"
+        base = [browser, *_CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+        subprocess.run([*base, "--window-size=1200,3000", f"--screenshot={shot}", html_path.as_uri()],
+                       capture_output=True, timeout=120, check=False)
+        assert shot.exists(), "Chromium wrote no screenshot"
+        dom = subprocess.run([*base, "--dump-dom", html_path.as_uri()], capture_output=True, text=True,
+                             timeout=120, check=False).stdout
+        return imread(shot)[..., :3], dom
+
+    return render
+
+
+def assert_not_blank(img):
+    """The page shows text and figures: many pixels differ from the background, in many colours."""
+    import numpy as np
+
+    background = np.median(img.reshape(-1, 3), axis=0)
+    differs = np.abs(img - background).sum(axis=-1) > 0.1
+    assert differs.mean() > 0.02
+    assert len(np.unique((img * 255).astype(np.uint8).reshape(-1, 3), axis=0)) > 50

@@ -14,6 +14,9 @@ SMALL = {
     "02_l1_against_l2.ipynb": {"subgradient_steps": 200, "num_samples": 60, "num_warmup": 60},
     "03_full_posteriors.ipynb": {"num_samples": 100, "num_warmup": 100, "num_chains": 2, "svi_steps": 1500},
     "04_choosing_lambda.ipynb": {"num_samples": 100, "num_warmup": 100, "num_chains": 2},
+    "05_scikit_learn.ipynb": {"num_samples": 100, "num_warmup": 100, "num_chains": 2},
+    "06_larger_than_memory.ipynb": {"parts": 6, "rows_per_part": 2000, "features": 8, "n_workers": 2,
+                                    "num_samples": 100, "num_warmup": 100},
 }
 
 

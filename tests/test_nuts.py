@@ -192,7 +192,7 @@ def test_run_chain_on_a_correlated_gaussian() -> None:
     # A 2-d gaussian with correlation 0.95 and unequal scales, preconditioned by a wrong
     # (identity) factor: the diagonal adaptation and the step size must cope. Means and
     # variances within 4 MCSE (arviz, from the bulk ESS) of the truth.
-    import arviz as az
+    from bayeswd import _arviz
 
     cov = torch.tensor([[4.0, 0.95 * 2 * 0.1], [0.95 * 2 * 0.1, 0.01]], dtype=torch.float64)
     prec = torch.linalg.inv(cov)
@@ -206,9 +206,9 @@ def test_run_chain_on_a_correlated_gaussian() -> None:
     res = run_chain(potential, torch.zeros(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64),
                     torch.eye(2, dtype=torch.float64), num_warmup=1000, num_samples=4000, seed=4)
     draws = res.draws.numpy()[None]
-    ds = az.convert_to_dataset({"q": draws})
-    se_m = az.mcse(ds, method="mean")["q"].values
-    se_s = az.mcse(ds, method="sd")["q"].values
+    ds = _arviz.convert_to_dataset({"q": draws})
+    se_m = _arviz.mcse(ds, method="mean")["q"].values
+    se_s = _arviz.mcse(ds, method="sd")["q"].values
     assert np.all(np.abs(draws.mean((0, 1)) - mean.numpy()) <= 4 * se_m)
     assert np.all(np.abs(draws.std((0, 1), ddof=1) - cov.diagonal().sqrt().numpy()) <= 4 * se_s)
     assert not res.diverging.any()

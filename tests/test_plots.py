@@ -1,15 +1,15 @@
-"""Tests of bayeswd.plots and compare_priors, on InferenceData fixtures built here with az.from_dict.
+"""Tests of bayeswd.plots and compare_priors, on ArviZ fixtures built here with arviz.from_dict.
 
 The fixtures do not use bayeswd.posterior: the gaussian posterior is drawn exactly from the
 conjugate normal (sigma known, flat intercept); the "laplace" one is a Gaussian (Laplace)
 approximation centred at the laplace MAP. Both have the layout of the library's posteriors:
 posterior "coef" (chain, draw, feature) and "intercept", pointwise log_likelihood "obs",
-posterior_predictive "obs" and observed_data "obs".
+posterior_predictive "obs" and observed_data "obs". The fixtures are the installed ArviZ's
+container (InferenceData on ArviZ 0.x, DataTree on 1.x), built through bayeswd._arviz.from_dict.
 """
 
 from __future__ import annotations
 
-import arviz as az
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 import bayeswd
+from bayeswd import _arviz
 from bayeswd.plots import (
     plot_densities,
     plot_forest,
@@ -53,11 +54,13 @@ def gaussian_idata(X, y, sigma, prior_precision, *, center=None, seed=0, chains=
     theta = (mean + np.linalg.solve(L.T, z.T).T).reshape(chains, draws, d + 1)
     mu = theta @ A.T
     loglik = -0.5 * np.log(2 * np.pi * sigma**2) - (y - mu) ** 2 / (2 * sigma**2)
-    return az.from_dict(
-        posterior={"coef": theta[..., :d], "intercept": theta[..., d]},
-        log_likelihood={"obs": loglik},
-        posterior_predictive={"obs": mu + sigma * rng.standard_normal(mu.shape)},
-        observed_data={"obs": y},
+    return _arviz.from_dict(
+        {
+            "posterior": {"coef": theta[..., :d], "intercept": theta[..., d]},
+            "log_likelihood": {"obs": loglik},
+            "posterior_predictive": {"obs": mu + sigma * rng.standard_normal(mu.shape)},
+            "observed_data": {"obs": y},
+        },
         coords={"feature": [f"x{j}" for j in range(d)], "obs_id": np.arange(n)},
         dims={"coef": ["feature"], "obs": ["obs_id"]},
     )
@@ -110,7 +113,7 @@ def _legend_texts(legend):
 def test_conjugate_fixture_is_the_map(problem, fits):
     """Sanity of the fixture: the exact posterior mean equals the gaussian MAP (within MCSE)."""
     posts, maps = fits
-    draws = posts["gaussian"].posterior["coef"].values.reshape(-1, 6)
+    draws = _arviz.get_group(posts["gaussian"], "posterior")["coef"].values.reshape(-1, 6)
     mcse = draws.std(axis=0) / np.sqrt(draws.shape[0])
     assert np.all(np.abs(draws.mean(axis=0) - maps["gaussian MAP"].coef.numpy()) <= 5 * mcse)
 
@@ -175,7 +178,7 @@ def test_plot_shrinkage_content(problem, fits, tmp_path):
     assert labels[:2] == ["gaussian MAP", "laplace MAP"] or labels[0].startswith("gaussian")
     assert {"gaussian: mean, 90% interval", "laplace: mean, 90% interval", "no shrinkage (y = x)"} <= set(labels)
     means = ax.containers[0].lines[0].get_ydata()
-    np.testing.assert_allclose(means, posts["gaussian"].posterior["coef"].mean(("chain", "draw")).values)
+    np.testing.assert_allclose(means, _arviz.get_group(posts["gaussian"], "posterior")["coef"].mean(("chain", "draw")).values)
     assert ax.get_xlabel() == "true weight" and ax.get_ylabel() == "estimated weight"
     _save(ax.figure, tmp_path, "shrinkage")
     ols = np.linalg.lstsq(np.hstack([X, np.ones((40, 1))]), y, rcond=None)[0][:6]
@@ -288,7 +291,7 @@ def test_plot_validation_errors(fits, call, error, match):
 
 
 def test_missing_coef_is_reported():
-    idata = az.from_dict(posterior={"beta": np.zeros((1, 5, 3))})
+    idata = _arviz.from_dict({"posterior": {"beta": np.zeros((1, 5, 3))}})
     with pytest.raises(ValueError, match=r"`posteriors\['x'\]` must have a posterior variable 'coef'"):
         plot_forest({"x": idata})
 

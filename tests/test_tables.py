@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import assert_not_blank
 
 import bayeswd as bw
 
@@ -156,7 +157,7 @@ def test_categorical_overrides_the_refusals():
 
 
 @pytest.mark.slow
-def test_cli_fit_on_a_csv_with_text_and_missing_values(tmp_path):
+def test_cli_fit_on_a_csv_with_text_and_missing_values(tmp_path, headless_chromium):
     rng = np.random.default_rng(1)
     n = 30
     sex = rng.choice(["F", "M"], size=n)
@@ -180,3 +181,7 @@ def test_cli_fit_on_a_csv_with_text_and_missing_values(tmp_path):
     assert "2 feature(s), 22 training and 7 test rows" in html
     summary = pd.read_csv(out / "summary.csv")
     assert set(summary["feature"]) == {"age", "sex[M]"}
+    # the report as a browser shows it: figures drawn, the encoding and the dropped row stated
+    img, dom = headless_chromium(out / "report.html")
+    assert_not_blank(img)
+    assert "reference level" in dom and "sex[M]" in dom and "dropped" in dom

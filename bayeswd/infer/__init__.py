@@ -1,7 +1,7 @@
 """Inference for the bayeswd model: the methods of :func:`bayeswd.sample_posterior` and their parts.
 
-The options objects (:class:`NUTS`, :class:`PyroNUTS`, :class:`SVI`, :class:`Exact`) are the
-public face; the modules are the architecture:
+The options objects (:class:`NUTS`, :class:`PyroNUTS`, :class:`SVI`, :class:`Exact`,
+:class:`Gibbs`) are the public face; the modules are the architecture:
 
 ================  ==============================================================================
 ``options``       the methods and their settings
@@ -15,11 +15,12 @@ public face; the modules are the architecture:
 ``pyro_internals`` every use of Pyro's private API
 ``svi``           SVI with the plateau stopping rule
 ``exact``         draws of the conjugate posterior
+``gibbs``         the blocked Gibbs sampler of the laplace prior (all chains batched)
 ``diagnostics``   R-hat, ESS and the warning they trigger
 ``runtime``       global state (torch threads, random generators) behind context managers
 ================  ==============================================================================
 """
 
-from bayeswd.infer.options import NUTS, SVI, Exact, PyroNUTS
+from bayeswd.infer.options import NUTS, SVI, Exact, Gibbs, PyroNUTS
 
-__all__ = ["NUTS", "SVI", "Exact", "PyroNUTS"]
+__all__ = ["NUTS", "SVI", "Exact", "Gibbs", "PyroNUTS"]

@@ -54,11 +54,11 @@ import math
 import warnings
 from typing import Any
 
-import arviz as az
 import numpy as np
 import torch
 from scipy import special, stats
 
+from bayeswd import _arviz
 from bayeswd.exceptions import DiagnosticWarning
 
 __all__ = [
@@ -90,14 +90,15 @@ FALSE_ALARM = 0.01
 
 def diagnose(samples: dict[str, torch.Tensor]) -> dict[str, Any]:
     """Rank-normalised split R-hat, bulk and tail ESS (ArviZ) of every site, per scalar parameter."""
-    data = az.convert_to_dataset({k: v.numpy() for k, v in samples.items()})
+    data = _arviz.convert_to_dataset({k: v.numpy() for k, v in samples.items()})
     with warnings.catch_warnings():
         # numpy warns (RuntimeWarning) inside arviz on degenerate chains, e.g. a single draw or
         # constant draws; the NaN diagnostics say it (and warn_diagnostics reports them)
-        warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"(arviz|numpy|xarray)(\.|$)")
-        rhat = az.rhat(data)
-        ess_bulk = az.ess(data, method="bulk")
-        ess_tail = az.ess(data, method="tail")
+        warnings.filterwarnings("ignore", category=RuntimeWarning,
+                                module=r"(arviz(_base|_stats)?|numpy|xarray)(\.|$)")
+        rhat = _arviz.rhat(data)
+        ess_bulk = _arviz.ess(data, method="bulk")
+        ess_tail = _arviz.ess(data, method="tail")
     return {
         "rhat": {k: np.atleast_1d(rhat[k].values) for k in samples},
         "ess_bulk": {k: np.atleast_1d(ess_bulk[k].values) for k in samples},

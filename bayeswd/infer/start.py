@@ -108,7 +108,10 @@ def check_scale_prior(prior: torch.distributions.Distribution, name: str) -> Non
             f"{type(prior).__name__} with batch shape {tuple(prior.batch_shape)}."
         )
     support = prior.support
-    if not (support is constraints.positive or isinstance(support, constraints.greater_than)
+    # HalfNormal, HalfCauchy, Gamma, Exponential: support [0, inf) (greater_than_eq(0)) in torch;
+    # LogNormal, InverseGamma: (0, inf) (greater_than(0)). Both are priors on a positive scale.
+    bounded_below = (constraints.greater_than, constraints.greater_than_eq)
+    if not (support is constraints.positive or isinstance(support, bounded_below)
             and float(support.lower_bound) >= 0.0):
         raise ValueError(
             f"`{name}` as a prior must have positive support (e.g. HalfNormal, HalfCauchy, "

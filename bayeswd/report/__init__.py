@@ -7,7 +7,9 @@
 - the figures as PNG files;
 - ``summary.csv``: one row per (posterior or MAP, weight) with mean, sd and the 3% and 97%
   quantiles (an equal-tailed 94% interval);
-- ``posterior_<prior>_<method>.nc``: every posterior as ArviZ InferenceData (netCDF);
+- ``posterior_<prior>_<method>.nc``: every posterior, one netCDF group per ArviZ group (written
+  from InferenceData with ArviZ 0.x, from a DataTree with 1.x; either line, and
+  ``xarray.open_datatree``, reads both);
 - ``.bayeswd-report.json``: the manifest, the files this run wrote and their SHA-256.
 
 Nothing is lost: :func:`run_analysis` refuses a folder that holds a file no earlier run wrote

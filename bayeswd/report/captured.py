@@ -6,8 +6,8 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
+from bayeswd._arviz import ARVIZ_MODULES, is_arviz_file
 from bayeswd.exceptions import BayeswdWarning, ConvergenceWarning, DiagnosticWarning
 
 #: The result name of the full-Bayes-over-tau posterior (its advice differs).
@@ -60,7 +60,7 @@ def _caught(w: warnings.WarningMessage) -> bool:
     """Whether ``run_analysis`` reports ``w`` (bayeswd's own, or an ArviZ warning such as PSIS-LOO's)."""
     if issubclass(w.category, BayeswdWarning):
         return True
-    return issubclass(w.category, UserWarning) and "arviz" in Path(w.filename).parts
+    return issubclass(w.category, UserWarning) and is_arviz_file(w.filename)
 
 
 def _advice(category: type[Warning], message: str, result: str) -> str:
@@ -106,7 +106,7 @@ def capture_warnings(
     try:
         with warnings.catch_warnings(record=True) as log:
             warnings.simplefilter("always", BayeswdWarning)
-            warnings.filterwarnings("always", category=UserWarning, module=r"arviz(\.|$)")
+            warnings.filterwarnings("always", category=UserWarning, module=ARVIZ_MODULES)
             yield
     finally:  # also when the block raises (an interrupted run): what was raised is not lost
         seen = {(w.result, w.category, w.message) for w in into}

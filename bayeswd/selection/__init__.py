@@ -23,6 +23,8 @@ sweep needs no ``sigma``. Errors are mean squared errors ``mean((y - Xw - b)^2)`
 - :func:`lam_from_draws`: full Bayes, posterior draws of ``tau`` (and ``sigma``) turned into draws of
   ``lam``.
 - :func:`compare_priors`: an ArviZ LOO comparison table between posteriors.
+- :func:`kfold_compare`: the same comparison by K-fold cross-validation with refits, for when
+  PSIS-LOO's Pareto ``k`` is high (``d`` near or above ``n``).
 
 The package has one module per concern: :mod:`~bayeswd.selection.paths` (the data of a path and
 its solvers), :mod:`~bayeswd.selection.sweep`, :mod:`~bayeswd.selection.curves` (validation and
@@ -34,6 +36,7 @@ from __future__ import annotations
 from bayeswd.selection.curves import SelectionResult, cv_curve, validation_curve
 from bayeswd.selection.empirical_bayes import EvidenceResult, maximize_evidence
 from bayeswd.selection.full_bayes import compare_priors, lam_from_draws
+from bayeswd.selection.kfold import kfold_compare, kfold_pointwise
 from bayeswd.selection.sweep import SweepResult, lam_sweep
 
 __all__ = [
@@ -42,6 +45,8 @@ __all__ = [
     "SweepResult",
     "compare_priors",
     "cv_curve",
+    "kfold_compare",
+    "kfold_pointwise",
     "lam_from_draws",
     "lam_sweep",
     "maximize_evidence",

@@ -10,7 +10,14 @@ from typing import Any
 import numpy as np
 import scipy.optimize
 
-from bayeswd._validation import check_bool, check_choice, check_grid, check_nonnegative, check_positive_int
+from bayeswd._validation import (
+    check_bool,
+    check_choice,
+    check_grid,
+    check_nonnegative,
+    check_positive_int,
+    is_dask_input,
+)
 from bayeswd.evidence import evidence_spectrum, flat_intercept_terms, profile_log_marginal
 from bayeswd.exceptions import BayeswdWarning
 from bayeswd.selection.paths import as_xy
@@ -104,6 +111,9 @@ def maximize_evidence(
     Parameters
     ----------
     X : array_like, shape (n, d)
+        In memory, or a ``dask.array`` / ``dask.dataframe`` (with ``y`` of the same partitions):
+        then one Dask pass gives the centred Gram statistics and their eigendecomposition replaces
+        the SVD (docs/dask.md).
     y : array_like, shape (n,)
     fit_intercept : bool, default True
         Centre ``X`` and ``y`` (the unpenalised intercept). ``False``: no intercept, no centring,
@@ -164,14 +174,21 @@ def maximize_evidence(
     n_lams = check_positive_int(n_lams, "n_lams", minimum=3)
     hyper = tuple(check_nonnegative(v, name) for v, name in (
         (alpha_1, "alpha_1"), (alpha_2, "alpha_2"), (lambda_1, "lambda_1"), (lambda_2, "lambda_2")))
-    Xt, yt, _ = as_xy(X, y)
-    data = centre(Xt, yt, fit_intercept)
-    yc = data.y.numpy()
-    if not float(yc @ yc) > 0:
+    if is_dask_input(X, y):  # one Dask pass: the spectrum of the centred Gram matrix (bayeswd._dask)
+        from bayeswd._dask import evidence_inputs
+
+        data, spec = evidence_inputs(X, y, fit_intercept)
+        n, yty = data.n, data.yty
+    else:
+        Xt, yt, _ = as_xy(X, y)
+        data = centre(Xt, yt, fit_intercept)
+        yc = data.y.numpy()
+        n, yty = yc.size, float(yc @ yc)
+        spec = evidence_spectrum(data.X.numpy(), yc)
+    if not yty > 0:
         raise ValueError("`y` must not be constant (after centring): the evidence has no maximum.")
-    spec = evidence_spectrum(data.X.numpy(), yc)
     # "centre": the centred rows counted as n rows without an intercept (BayesianRidge)
-    n_eff, const = flat_intercept_terms(yc.size, fit_intercept and intercept == "integrate")
+    n_eff, const = flat_intercept_terms(n, fit_intercept and intercept == "integrate")
     if lams is None:
         top = float(spec.e.max()) if spec.e.size else 1.0
         grid = np.geomspace(top * 1e-10, top * 1e4, n_lams)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from bayeswd import _arviz
 from bayeswd._validation import check_choice, check_positive_array, describe
 from bayeswd.conventions import PRIORS
 
@@ -53,17 +53,17 @@ def lam_from_draws(tau: Any, sigma: Any, *, prior: str = "gaussian") -> np.ndarr
 
 
 def to_idata(obj: Any, name: str) -> Any:
-    """``obj`` as an ``arviz.InferenceData``: itself, or its ``to_inference_data()``."""
-    import arviz as az
+    """``obj`` as the installed ArviZ's container: itself, or its ``to_inference_data()``.
 
-    if isinstance(obj, az.InferenceData):
-        return obj
-    if hasattr(obj, "to_inference_data"):
-        return obj.to_inference_data()
-    raise TypeError(
-        f"`{name}` must be an arviz.InferenceData or have a to_inference_data() method; "
-        f"got {describe(obj)}."
-    )
+    ``arviz.InferenceData`` or ``xarray.DataTree`` (ArviZ 0.x converts a DataTree).
+    """
+    idata = _arviz.as_inference_data(obj)
+    if idata is None:
+        raise TypeError(
+            f"`{name}` must be an arviz.InferenceData or xarray.DataTree, or have a "
+            f"to_inference_data() method; got {describe(obj)}."
+        )
+    return idata
 
 
 def compare_priors(
@@ -71,24 +71,31 @@ def compare_priors(
 ) -> Any:
     """Compare posteriors by expected log pointwise predictive density (``arviz.compare``).
 
+    The table is the same on ArviZ 0.x and 1.x (ArviZ 0.x's columns and conventions).
+
     Parameters
     ----------
-    posteriors : mapping of str to InferenceData or posterior result
-        Name -> an ``arviz.InferenceData`` with a ``log_likelihood`` group holding the pointwise
-        ``var_name`` (``(chain, draw, n)``), or anything with a ``to_inference_data()`` method.
-        At least two entries.
+    posteriors : mapping of str to InferenceData, DataTree or posterior result
+        Name -> an ``arviz.InferenceData`` or ``xarray.DataTree`` with a ``log_likelihood`` group
+        holding the pointwise ``var_name`` (``(chain, draw, n)``), or anything with a
+        ``to_inference_data()`` method. At least two entries.
     ic : {"loo", "waic"}, default "loo"
-        Pareto-smoothed importance-sampling leave-one-out or WAIC.
+        Pareto-smoothed importance-sampling leave-one-out, or WAIC (ArviZ 0.x only: ArviZ 1.x
+        has no WAIC, and ``ic="waic"`` is a ``ValueError`` there).
     scale : {"log", "negative_log", "deviance"}, default "log"
-        ArviZ's scale: ``"log"`` means higher ``elpd`` is better.
+        ArviZ 0.x's scale: ``"log"`` means higher ``elpd`` is better; ``"negative_log"`` and
+        ``"deviance"`` multiply it by -1 and -2 (and the standard errors by 1 and 2).
     var_name : str, default "obs"
         The log-likelihood variable.
 
     Returns
     -------
     pandas.DataFrame
-        ArviZ's comparison table, one row per model, best first (``rank``, ``elpd_loo``, ``p_loo``,
-        ``elpd_diff``, ``weight``, ``se``, ``dse``, ``warning``, ``scale``).
+        One row per model, best first: ``rank``, ``elpd_loo``, ``p_loo``, ``elpd_diff`` (the best
+        model's elpd minus this one's, in ``scale`` units: never negative), ``weight`` (stacking),
+        ``se`` (``sqrt(n)`` times the sd of the pointwise elpd), ``dse`` (the standard error of
+        ``elpd_diff``), ``warning`` (some Pareto ``k`` is high), ``scale``
+        (``elpd_waic``, ``p_waic`` for WAIC).
 
     Warns
     -----
@@ -96,8 +103,6 @@ def compare_priors(
         From ArviZ, when Pareto ``k`` diagnostics are high (common when ``d > n``: the LOO estimate
         is then unreliable, as the ``warning`` column says).
     """
-    import arviz as az
-
     if not isinstance(posteriors, Mapping) or len(posteriors) < 2:
         raise ValueError(
             "`posteriors` must be a mapping of at least two names to posteriors; "
@@ -108,16 +113,12 @@ def compare_priors(
     data = {}
     for name, obj in posteriors.items():
         idata = to_idata(obj, f"posteriors[{name!r}]")
-        if "log_likelihood" not in idata.groups() or var_name not in idata.log_likelihood:
+        if (not _arviz.has_group(idata, "log_likelihood")
+                or var_name not in _arviz.get_group(idata, "log_likelihood")):
             raise ValueError(
                 f"`posteriors[{name!r}]` must have a log_likelihood group with variable {var_name!r}; "
-                f"got groups {list(idata.groups())}."
+                f"got groups {_arviz.group_names(idata)}."
             )
         data[str(name)] = idata
-    with warnings.catch_warnings():
-        # arviz 0.23 calls DataFrame.sort_values(inplace=True), deprecated in pandas 3.1 (a
-        # DeprecationWarning attributed to arviz); not actionable by our users, and turned into an
-        # error by a warnings-as-errors setting.
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"arviz(\.|$)")
-        return az.compare(data, ic=ic, scale=scale, var_name=var_name)
+    return _arviz.compare(data, ic=ic, scale=scale, var_name=var_name)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from bayeswd._validation import check_bool, check_choice, check_positive, check_positive_int
+from bayeswd._validation import check_bool, check_choice, check_positive, check_positive_int, is_dask_input
 from bayeswd.conventions import PRIORS
 from bayeswd.exceptions import ConvergenceWarning
 from bayeswd.selection.paths import PathData, as_xy, mean_squared_errors, resolve_lams
@@ -73,6 +73,13 @@ class SweepResult:
 
 
 
+def _errors(rows: Any, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """Mean squared errors along the path: on rows ``(X, y)`` in memory, or from Dask moments."""
+    if hasattr(rows, "mse"):  # bayeswd._dask.Moments
+        return rows.mse(coef, intercept)
+    return mean_squared_errors(*rows, coef, intercept)
+
+
 def lam_sweep(
     X: Any,
     y: Any,
@@ -103,6 +110,10 @@ def lam_sweep(
     Parameters
     ----------
     X : array_like, shape (n, d)
+        In memory, or a ``dask.array`` / ``dask.dataframe`` (with ``y`` of the same partitions):
+        then one Dask pass gives the centred Gram statistics, the gaussian path comes from their
+        eigendecomposition instead of the SVD, and the errors from the moments (docs/dask.md).
+        ``X_test`` may be Dask too (one more pass).
     y : array_like, shape (n,)
     prior : {"gaussian", "laplace"}, default "gaussian"
     lams : array_like, shape (m,), optional
@@ -164,17 +175,31 @@ def lam_sweep(
     n_lams = check_positive_int(n_lams, "n_lams")
     tol = check_positive(tol, "tol")
     max_iter = check_positive_int(max_iter, "max_iter")
-    Xt, yt, names = as_xy(X, y)
+    data: Any = None
+    if is_dask_input(X, y):  # one Dask pass; the path and its errors come from its statistics
+        from bayeswd._dask import path_data
+
+        data, train, names = path_data(X, y, prior, fit_intercept)
+        d = train.d
+    else:
+        Xt, yt, names = as_xy(X, y)
+        train, d = (Xt.numpy(), yt.numpy()), Xt.shape[1]
     if (X_test is None) != (y_test is None):
         raise ValueError("`X_test` and `y_test` must be given together; got only one of them.")
-    Xtest = ytest = None
-    if X_test is not None:
+    test = None
+    if X_test is not None and is_dask_input(X_test, y_test):
+        from bayeswd._dask import held_out_moments
+
+        test = held_out_moments(X_test, y_test, d)
+    elif X_test is not None:
         Xtest, ytest, _ = as_xy(X_test, y_test, "X_test", "y_test")
-        if Xtest.shape[1] != Xt.shape[1]:
+        if Xtest.shape[1] != d:
             raise ValueError(
-                f"`X_test` must have {Xt.shape[1]} columns like `X`; got {Xtest.shape[1]}."
+                f"`X_test` must have {d} columns like `X`; got {Xtest.shape[1]}."
             )
-    data = PathData(Xt, yt, prior, fit_intercept)
+        test = (Xtest.numpy(), ytest.numpy())
+    if data is None:
+        data = PathData(Xt, yt, prior, fit_intercept)
     grid = resolve_lams(lams, taus, sigma, n_lams, data)
     coef, intercept, n_iter, ok = data.fit(grid, tol, max_iter)
     if not ok.all():
@@ -190,9 +215,8 @@ def lam_sweep(
         lams=grid,
         coef=coef,
         intercept=intercept,
-        train_mse=mean_squared_errors(Xt.numpy(), yt.numpy(), coef, intercept),
-        test_mse=(None if Xtest is None
-                  else mean_squared_errors(Xtest.numpy(), ytest.numpy(), coef, intercept)),
+        train_mse=_errors(train, coef, intercept),
+        test_mse=None if test is None else _errors(test, coef, intercept),
         weight_norm=np.linalg.norm(coef, axis=1),
         l1_norm=np.abs(coef).sum(axis=1),
         n_nonzero=np.count_nonzero(coef, axis=1),
