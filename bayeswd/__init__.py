@@ -60,6 +60,7 @@ from bayeswd.selection import (
     lam_from_draws,
     lam_sweep,
     maximize_evidence,
+    maximize_evidence_given,
     validation_curve,
 )
 from bayeswd.tables import CategoricalEncoding, DroppedRows, PreparedTable, TableEncoding, prepare_table
@@ -107,6 +108,7 @@ __all__ = [
     "map_fit",
     "map_objective",
     "maximize_evidence",
+    "maximize_evidence_given",
     "plot_densities",
     "plot_forest",
     "plot_lam_selection",

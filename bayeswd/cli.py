@@ -306,7 +306,7 @@ def run_fit(args: argparse.Namespace, found: list[Any]) -> Path:
     """The analysis of ``args.csv``; its warnings go into ``found`` (``AnalysisWarning`` records)."""
     from bayeswd._dask_cli import is_out_of_core, run_fit_dask
     from bayeswd.report import capture_warnings, run_analysis
-    from bayeswd.selection import maximize_evidence
+    from bayeswd.selection import maximize_evidence, maximize_evidence_given
 
     if is_out_of_core(args.csv):  # Parquet or a glob: read with Dask, never whole (docs/dask.md)
         return run_fit_dask(args, found)
@@ -328,9 +328,11 @@ def run_fit(args: argparse.Namespace, found: list[Any]) -> Path:
     source = "given on the command line"
     if sigma is None or tau is None:
         with capture_warnings(found, "sigma and tau (empirical Bayes)", step="choosing sigma and tau"):
-            evid = maximize_evidence(X_train, y_train, intercept="integrate")
-        sigma = evid.sigma if sigma is None else sigma
-        tau = evid.tau if tau is None else tau
+            if sigma is None and tau is None:
+                evid = maximize_evidence(X_train, y_train, intercept="integrate")
+                sigma, tau = evid.sigma, evid.tau
+            else:  # the missing one at the evidence maximum with the given one held (not the joint one)
+                sigma, tau = maximize_evidence_given(X_train, y_train, sigma=sigma, tau=tau)
         source = "chosen by maximising the evidence (empirical Bayes) where not given"
     priors = ("gaussian", "laplace") if args.prior == "both" else (args.prior,)
     notes = (

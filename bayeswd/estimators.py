@@ -18,12 +18,10 @@ on first use.
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.optimize
 import torch
 
 from bayeswd._validation import (
@@ -36,18 +34,11 @@ from bayeswd._validation import (
     resolve_device,
 )
 from bayeswd.conventions import PRIORS
-from bayeswd.evidence import (
-    EvidenceSpectrum,
-    evidence_spectrum,
-    flat_intercept_terms,
-    log_marginal_from_parts,
-)
 from bayeswd.exact import covariance_factor, gaussian_posterior_from_stats
-from bayeswd.exceptions import BayeswdWarning
 from bayeswd.infer.options import NUTS, Exact, MethodOptions, resolve_method
 from bayeswd.map import map_fit
 from bayeswd.posterior import sample_posterior
-from bayeswd.selection.empirical_bayes import maximize_evidence
+from bayeswd.selection.empirical_bayes import maximize_evidence, maximize_evidence_given
 from bayeswd.stats import sufficient_statistics
 
 try:
@@ -112,66 +103,6 @@ def _design(X: np.ndarray, fit_intercept: bool) -> np.ndarray:
     return np.hstack([X, np.ones((X.shape[0], 1))]) if fit_intercept else X
 
 
-def _log_evidence(spec: EvidenceSpectrum, n_eff: int, const: float, sigma: Any, tau: Any) -> Any:
-    """The gaussian model's log evidence at ``(sigma, tau)`` (vectorised) from one SVD of ``Xc``.
-
-    :func:`bayeswd.evidence.log_marginal_from_parts` with ``E = ||yc - Xc m||^2 + lam ||m||^2`` and
-    ``log det(I + Xc^T Xc / lam)`` in the eigenvalues ``e`` of ``Xc^T Xc`` (``lam = sigma^2/tau^2``),
-    as :func:`bayeswd.evidence.profile_log_marginal` writes them, without profiling ``sigma`` out.
-    """
-    sigma, tau = np.broadcast_arrays(np.asarray(sigma, dtype=np.float64), np.asarray(tau, dtype=np.float64))
-    lam = (sigma**2 / tau**2).reshape(-1, 1)
-    e, uty = spec.e, spec.uty
-    rss = np.sum((lam / (e + lam) * uty) ** 2, axis=1) + spec.rest
-    wnorm2 = np.sum((np.sqrt(e) * uty / (e + lam)) ** 2, axis=1)
-    fit = rss + lam[:, 0] * wnorm2
-    log_det = np.sum(np.log1p(e / lam), axis=1)
-    return log_marginal_from_parts(n_eff, sigma.reshape(-1), fit, log_det, const).reshape(sigma.shape)
-
-
-def _maximise_one_scale(
-    X: np.ndarray, y: np.ndarray, fit_intercept: bool, sigma: float | None, tau: float | None
-) -> tuple[float, float]:
-    """The evidence maximum over the one scale that is ``None``, the other held at its value.
-
-    The exact log evidence of the gaussian model (weights and a flat intercept integrated out) is
-    evaluated on the ``lam = sigma^2 / tau^2`` grid of :func:`bayeswd.maximize_evidence` and refined
-    by bounded Brent search around the best grid point, in ``log lam``; a maximum at an end of the
-    grid is kept, with a ``BayeswdWarning``.
-    """
-    if fit_intercept:
-        X, y = X - X.mean(0), y - y.mean()
-    spec = evidence_spectrum(X, y)
-    n_eff, const = flat_intercept_terms(y.size, fit_intercept)
-    fixed_sigma = sigma is not None
-
-    def scales(log_lam: Any) -> tuple[Any, Any]:
-        root = np.exp(0.5 * np.asarray(log_lam))
-        return (sigma, sigma / root) if fixed_sigma else (tau * root, tau)  # type: ignore[operator]
-
-    def neg_log_evidence(log_lam: Any) -> Any:
-        return -_log_evidence(spec, n_eff, const, *scales(log_lam))
-
-    top = float(spec.e.max()) if spec.e.size else 1.0
-    grid = np.log(np.geomspace(top * 1e-10, top * 1e4, 200))
-    curve = neg_log_evidence(grid)
-    i = int(np.argmin(np.where(np.isfinite(curve), curve, np.inf)))
-    if i in (0, grid.size - 1):
-        free = "tau" if fixed_sigma else "sigma"
-        warnings.warn(
-            f"the evidence over `{free}` is largest at the end of its grid (lam = sigma^2/tau^2 = "
-            f"{math.exp(grid[i]):.4g}); it may increase beyond it.", BayeswdWarning, stacklevel=4,
-        )
-        best = float(grid[i])
-    else:
-        best = float(scipy.optimize.minimize_scalar(
-            lambda t: float(neg_log_evidence(t)), bounds=(grid[i - 1], grid[i + 1]), method="bounded",
-            options={"xatol": 1e-12, "maxiter": 500},
-        ).x)
-    s, t = scales(best)
-    return float(s), float(t)
-
-
 def _evidence_scales(
     X: np.ndarray, y: np.ndarray, prior: str, sigma: float | None, tau: float | None, fit_intercept: bool
 ) -> tuple[float, float]:
@@ -189,7 +120,7 @@ def _evidence_scales(
         ev = maximize_evidence(X, y, fit_intercept=fit_intercept, intercept="integrate")
         sigma, tau_g = ev.sigma, ev.tau
     else:
-        sigma, tau_g = _maximise_one_scale(X, y, fit_intercept, sigma, tau_g)
+        sigma, tau_g = maximize_evidence_given(X, y, sigma=sigma, tau=tau_g, fit_intercept=fit_intercept)
     return float(sigma), float(tau_g) / ratio
 
 

@@ -300,7 +300,18 @@ fit = bw.map_fit(X, y, sigma=p.sigma, tau=p.tau)
 ax = bw.plot_forest(idata, maps={"MAP (= SGD weight decay)": fit}, max_features=8)
 ax.figure
 """),
+    ("md", """
+### The posterior in ArviZ, whichever ArviZ you have
+
+`to_inference_data()` returns what the installed ArviZ works with: an `InferenceData` on ArviZ 0.x
+(Python >= 3.10) and an `xarray.DataTree` on ArviZ 1.x (Python >= 3.12), with the same groups
+(`posterior`, `sample_stats`, `log_likelihood`, `posterior_predictive`, `observed_data`), the
+weights on a named `feature` coordinate, and the same numbers. ArviZ's own functions take it as it
+is; `summary()` gives the same table on both.
+"""),
     ("code", """
+print("ArviZ", az.__version__, "->", type(idata["NUTS"]).__name__)
+print(az.ess(idata["NUTS"], var_names=["coef"])["coef"].values[:5])  # ArviZ's own bulk ESS, either line
 print(nuts.summary().head(8))
 print(az.loo(idata["NUTS"]))  # PSIS-LOO of the NUTS posterior: its elpd, standard error and Pareto k
 """),

@@ -446,3 +446,22 @@ def test_sweep_timing_benchmark_runs(tmp_path, monkeypatch):
     runpy.run_path(str(script), run_name="__main__")
     text = out.read_text()
     assert "| gaussian |" in text and "| laplace |" in text
+
+
+def test_evidence_over_one_scale_with_the_other_held():
+    p = bayeswd.seed_problem()
+    X, y = p.train.X, p.train.y
+    ev = maximize_evidence(X, y, intercept="integrate")
+    # holding one scale at the joint maximum, the other's conditional maximum is the joint one
+    s, t = bayeswd.maximize_evidence_given(X, y, sigma=ev.sigma)
+    assert s == ev.sigma and t == pytest.approx(ev.tau, rel=1e-6)
+    s, t = bayeswd.maximize_evidence_given(X, y, tau=ev.tau)
+    assert t == ev.tau and s == pytest.approx(ev.sigma, rel=1e-6)
+    # with sigma held elsewhere, tau moves (the CLI once took the joint tau here)
+    _, t2 = bayeswd.maximize_evidence_given(X, y, sigma=3 * ev.sigma)
+    assert abs(t2 / ev.tau - 1) > 0.01
+    for kwargs in ({}, {"sigma": 1.0, "tau": 1.0}):
+        with pytest.raises(ValueError, match="exactly one of `sigma` and `tau`"):
+            bayeswd.maximize_evidence_given(X, y, **kwargs)
+    with pytest.raises(ValueError, match="`sigma`"):
+        bayeswd.maximize_evidence_given(X, y, sigma=-1.0)

@@ -20,6 +20,7 @@ sweep needs no ``sigma``. Errors are mean squared errors ``mean((y - Xw - b)^2)`
   cross-validation (curve, standard error, minimum and one-standard-error choice).
 - :func:`maximize_evidence`: empirical Bayes, the closed-form gaussian marginal likelihood maximised
   over ``(sigma, tau)``; the same optimum as scikit-learn's ``BayesianRidge``.
+- :func:`maximize_evidence_given`: the same over one scale, the other given.
 - :func:`lam_from_draws`: full Bayes, posterior draws of ``tau`` (and ``sigma``) turned into draws of
   ``lam``.
 - :func:`compare_priors`: an ArviZ LOO comparison table between posteriors.
@@ -34,7 +35,7 @@ CV), :mod:`~bayeswd.selection.empirical_bayes` and :mod:`~bayeswd.selection.full
 from __future__ import annotations
 
 from bayeswd.selection.curves import SelectionResult, cv_curve, validation_curve
-from bayeswd.selection.empirical_bayes import EvidenceResult, maximize_evidence
+from bayeswd.selection.empirical_bayes import EvidenceResult, maximize_evidence, maximize_evidence_given
 from bayeswd.selection.full_bayes import compare_priors, lam_from_draws
 from bayeswd.selection.kfold import kfold_compare, kfold_pointwise
 from bayeswd.selection.sweep import SweepResult, lam_sweep
@@ -50,6 +51,7 @@ __all__ = [
     "lam_from_draws",
     "lam_sweep",
     "maximize_evidence",
+    "maximize_evidence_given",
     "validation_curve",
 ]
 

@@ -15,15 +15,22 @@ from bayeswd._validation import (
     check_choice,
     check_grid,
     check_nonnegative,
+    check_positive,
     check_positive_int,
     is_dask_input,
 )
-from bayeswd.evidence import evidence_spectrum, flat_intercept_terms, profile_log_marginal
+from bayeswd.evidence import (
+    EvidenceSpectrum,
+    evidence_spectrum,
+    flat_intercept_terms,
+    log_marginal_from_parts,
+    profile_log_marginal,
+)
 from bayeswd.exceptions import BayeswdWarning
 from bayeswd.selection.paths import as_xy
 from bayeswd.stats import centre, intercept_from_centred
 
-__all__ = ["EvidenceResult", "maximize_evidence"]
+__all__ = ["EvidenceResult", "maximize_evidence", "maximize_evidence_given"]
 
 _INTERCEPT_MODES = ("centre", "integrate")
 
@@ -226,3 +233,76 @@ def maximize_evidence(
         log_evidence=float(logev[0]), coef=coef, intercept=float(intercept_from_centred(data, coef)),
         lams=grid, log_evidence_curve=curve, sigma_curve=sig, intercept_mode=intercept,
     )
+
+
+def _log_evidence(spec: EvidenceSpectrum, n_eff: int, const: float, sigma: Any, tau: Any) -> Any:
+    """The gaussian model's log evidence at ``(sigma, tau)`` (vectorised) from one SVD of ``Xc``.
+
+    :func:`bayeswd.evidence.log_marginal_from_parts` with ``E = ||yc - Xc m||^2 + lam ||m||^2`` and
+    ``log det(I + Xc^T Xc / lam)`` in the eigenvalues ``e`` of ``Xc^T Xc`` (``lam = sigma^2/tau^2``),
+    as :func:`bayeswd.evidence.profile_log_marginal` writes them, without profiling ``sigma`` out.
+    """
+    sigma, tau = np.broadcast_arrays(np.asarray(sigma, dtype=np.float64), np.asarray(tau, dtype=np.float64))
+    lam = (sigma**2 / tau**2).reshape(-1, 1)
+    e, uty = spec.e, spec.uty
+    rss = np.sum((lam / (e + lam) * uty) ** 2, axis=1) + spec.rest
+    wnorm2 = np.sum((np.sqrt(e) * uty / (e + lam)) ** 2, axis=1)
+    fit = rss + lam[:, 0] * wnorm2
+    log_det = np.sum(np.log1p(e / lam), axis=1)
+    return log_marginal_from_parts(n_eff, sigma.reshape(-1), fit, log_det, const).reshape(sigma.shape)
+
+
+def maximize_evidence_given(
+    X: Any, y: Any, *, sigma: float | None = None, tau: float | None = None, fit_intercept: bool = True
+) -> tuple[float, float]:
+    """Empirical Bayes for one scale: the evidence maximum over the scale that is ``None``.
+
+    The other scale is held at its given value (exactly one of ``sigma`` and ``tau`` must be given;
+    for both, use :func:`maximize_evidence`). Returns ``(sigma, tau)``.
+
+    The exact log evidence of the gaussian model (weights and a flat intercept integrated out) is
+    evaluated on the ``lam = sigma^2 / tau^2`` grid of :func:`bayeswd.maximize_evidence` and refined
+    by bounded Brent search around the best grid point, in ``log lam``; a maximum at an end of the
+    grid is kept, with a ``BayeswdWarning``.
+    """
+    if (sigma is None) == (tau is None):
+        raise ValueError(
+            "exactly one of `sigma` and `tau` must be given (the other is maximised over); got "
+            f"sigma={sigma!r}, tau={tau!r}. For both, use maximize_evidence."
+        )
+    sigma = check_positive(sigma, "sigma", allow_none=True)
+    tau = check_positive(tau, "tau", allow_none=True)
+    fit_intercept = check_bool(fit_intercept, "fit_intercept")
+    Xt, yt, _ = as_xy(X, y)
+    X, y = Xt.numpy(), yt.numpy()
+    if fit_intercept:
+        X, y = X - X.mean(0), y - y.mean()
+    spec = evidence_spectrum(X, y)
+    n_eff, const = flat_intercept_terms(y.size, fit_intercept)
+    fixed_sigma = sigma is not None
+
+    def scales(log_lam: Any) -> tuple[Any, Any]:
+        root = np.exp(0.5 * np.asarray(log_lam))
+        return (sigma, sigma / root) if fixed_sigma else (tau * root, tau)  # type: ignore[operator]
+
+    def neg_log_evidence(log_lam: Any) -> Any:
+        return -_log_evidence(spec, n_eff, const, *scales(log_lam))
+
+    top = float(spec.e.max()) if spec.e.size else 1.0
+    grid = np.log(np.geomspace(top * 1e-10, top * 1e4, 200))
+    curve = neg_log_evidence(grid)
+    i = int(np.argmin(np.where(np.isfinite(curve), curve, np.inf)))
+    if i in (0, grid.size - 1):
+        free = "tau" if fixed_sigma else "sigma"
+        warnings.warn(
+            f"the evidence over `{free}` is largest at the end of its grid (lam = sigma^2/tau^2 = "
+            f"{math.exp(grid[i]):.4g}); it may increase beyond it.", BayeswdWarning, stacklevel=2,
+        )
+        best = float(grid[i])
+    else:
+        best = float(scipy.optimize.minimize_scalar(
+            lambda t: float(neg_log_evidence(t)), bounds=(grid[i - 1], grid[i + 1]), method="bounded",
+            options={"xatol": 1e-12, "maxiter": 500},
+        ).x)
+    s, t = scales(best)
+    return float(s), float(t)
