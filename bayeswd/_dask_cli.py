@@ -376,10 +376,13 @@ def _analysis(
     with capture_warnings(found, "sigma and tau (empirical Bayes)", "Choosing lambda", step="evidence"):
         t0 = time.perf_counter()
         evid = bw.maximize_evidence(X, y, intercept="integrate")
+        if (sigma is None) != (tau is None):  # the missing one with the given one held, as cli.run_fit
+            sigma, tau = bw.maximize_evidence_given(X, y, sigma=sigma, tau=tau)
         timings["evidence"] = time.perf_counter() - t0
     if sigma is None or tau is None:
-        sigma = evid.sigma if sigma is None else sigma
-        tau = evid.tau if tau is None else tau
+        sigma, tau = evid.sigma, evid.tau
+        source = "chosen by maximising the evidence (empirical Bayes) where not given"
+    elif args.sigma is None or args.tau is None:
         source = "chosen by maximising the evidence (empirical Bayes) where not given"
     taus = {"gaussian": tau, "laplace": tau / math.sqrt(2.0)}
     report.notes = f"{notes} sigma = {sigma:.4g} and tau = {tau:.4g}, {source}."

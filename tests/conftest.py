@@ -23,14 +23,15 @@ _CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-qui
 def headless_chromium(tmp_path):
     """Open an HTML file in headless Chromium: ``(screenshot as an RGB array, the rendered DOM)``.
 
-    Skips (saying why) where no Chromium is installed; ``.ci/run`` installs Debian's package.
+    Skips (saying why) where no Chromium is installed; ``.ci/extra-setup`` installs Debian's package
+    (it needs root for apt-get).
     """
     import shutil
     import subprocess
 
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if browser is None:
-        pytest.skip("no Chromium found on PATH; .ci/run installs Debian's chromium package for this test")
+        pytest.skip("no Chromium found on PATH; .ci/extra-setup installs Debian's chromium package (as root)")
 
     def render(html_path):
         from matplotlib.image import imread

@@ -428,7 +428,9 @@ def test_sbc_ranks_are_uniform(n: int, d: int, record_property) -> None:
     # calibrated sampler. The intercept is fixed (a flat prior cannot be drawn from). Every data
     # set is one chain of a single run (gibbs._run with per-chain targets: the same code as
     # sample_posterior's, the data broadcast over the chains). Chi-square tests of 10 equal bins
-    # for the weights (pooled), sigma and tau, each at p > 1e-3.
+    # for each weight, sigma and tau separately (the ranks of one data set's weights are
+    # correlated through its posterior, so pooling them would overstate the evidence), each at
+    # p > 1e-3 / (d + 2): Bonferroni keeps the family-wise false-alarm rate at 1e-3.
     R, L = SBC_REPLICATIONS, SBC_DRAWS
     rng = np.random.default_rng(2025)
     X = rng.standard_normal((n, d))
@@ -449,16 +451,21 @@ def test_sbc_ranks_are_uniform(n: int, d: int, record_property) -> None:
     p_values = {}
     for name, true in truth.items():
         draws = out[name].numpy().reshape(R, L, -1)
-        ranks = (draws < true[:, None, :]).sum(1).ravel()
-        counts = np.bincount(ranks * 10 // (L + 1), minlength=10)
-        p_values[name] = stats.chisquare(counts).pvalue
+        ranks = (draws < true[:, None, :]).sum(1)  # (R, components)
+        for j in range(ranks.shape[1]):
+            counts = np.bincount(ranks[:, j] * 10 // (L + 1), minlength=10)
+            key = f"{name}[{j}]" if ranks.shape[1] > 1 else name
+            p_values[key] = stats.chisquare(counts).pvalue
+            record_property(f"sbc_{key}_p", float(p_values[key]))
+            print(f"SBC n={n} d={d} {key}: counts {counts.tolist()}, p = {p_values[key]:.3f}")
         # the kept draws' autocorrelation: median over the data sets of the ESS per draw
         ess = np.median([float(_arviz.ess(draws[r, :, 0])) for r in range(0, R, 20)]) / L
-        record_property(f"sbc_{name}_p", float(p_values[name]))
-        print(f"SBC n={n} d={d} {name}: counts {counts.tolist()}, p = {p_values[name]:.3f}, "
-              f"median ESS per draw {ess:.2f}")
+        print(f"SBC n={n} d={d} {name}: median ESS per draw {ess:.2f}")
+        # ranks of autocorrelated draws are not uniform even for an exact sampler: the thinning
+        # must leave the kept draws close to independent (measured 0.9-1.0 per draw)
+        assert ess > 0.5, (name, ess)
     print(f"SBC n={n} d={d}: {R} data sets in {elapsed:.1f}s")
-    assert min(p_values.values()) > P_MIN, p_values
+    assert min(p_values.values()) > P_MIN / len(p_values), p_values
 
 
 # ------------------------------------------------------------------------------------------

@@ -273,12 +273,17 @@ def maximize_evidence_given(
     sigma = check_positive(sigma, "sigma", allow_none=True)
     tau = check_positive(tau, "tau", allow_none=True)
     fit_intercept = check_bool(fit_intercept, "fit_intercept")
-    Xt, yt, _ = as_xy(X, y)
-    X, y = Xt.numpy(), yt.numpy()
-    if fit_intercept:
-        X, y = X - X.mean(0), y - y.mean()
-    spec = evidence_spectrum(X, y)
-    n_eff, const = flat_intercept_terms(y.size, fit_intercept)
+    if is_dask_input(X, y):  # one Dask pass, as maximize_evidence
+        from bayeswd._dask import evidence_inputs
+
+        data, spec = evidence_inputs(X, y, fit_intercept)
+        n = data.n
+    else:
+        Xt, yt, _ = as_xy(X, y)
+        data = centre(Xt, yt, fit_intercept)
+        n = int(yt.shape[0])
+        spec = evidence_spectrum(data.X.numpy(), data.y.numpy())
+    n_eff, const = flat_intercept_terms(n, fit_intercept)
     fixed_sigma = sigma is not None
 
     def scales(log_lam: Any) -> tuple[Any, Any]:

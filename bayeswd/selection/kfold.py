@@ -12,7 +12,8 @@ their log predictive density under the refitted posterior,
     \widehat{\mathrm{elpd}}_i = \log \frac{1}{S} \sum_{s=1}^S
         \mathcal{N}\bigl(y_i \mid x_i^\top w^{(s)}_{-k(i)} + b^{(s)}_{-k(i)},\ \sigma^{(s)2}_{-k(i)}\bigr),
 
-summed over rows (``elpd_kfold``). Its standard error is ``sqrt(n var_i(elpd_i))``, and the
+summed over rows (``elpd_kfold``). Its standard error is ``sqrt(n var_i(elpd_i))`` (``ddof=0``,
+as ArviZ's LOO), and the
 difference between two posteriors is judged by the same rule on the pointwise differences (``dse``),
 as for LOO.
 """
@@ -150,8 +151,8 @@ def kfold_compare(
     -------
     pandas.DataFrame
         One row per model, best first, with ``rank``, ``elpd_kfold`` (higher is better), ``se``
-        (``sqrt(n var_i elpd_i)``), ``elpd_diff`` (to the best), ``dse`` (the standard error of the
-        difference, from the pointwise differences) and ``k``.
+        (``sqrt(n var_i elpd_i)``, ``ddof=0`` as ArviZ's LOO), ``elpd_diff`` (to the best),
+        ``dse`` (the standard error of the difference, from the pointwise differences) and ``k``.
 
     Examples
     --------
@@ -177,9 +178,9 @@ def kfold_compare(
         rows.append({
             "rank": rank,
             "elpd_kfold": elpd[name],
-            "se": float(math.sqrt(n * np.var(v, ddof=1))) if n > 1 else float("nan"),
+            "se": float(math.sqrt(n * np.var(v))),
             "elpd_diff": float(diff.sum()),
-            "dse": float(math.sqrt(n * np.var(diff, ddof=1))) if n > 1 else float("nan"),
+            "dse": float(math.sqrt(n * np.var(diff))),
             "k": int(k),
         })
     return pd.DataFrame(rows, index=pd.Index(order, name="model"))
