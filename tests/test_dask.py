@@ -28,6 +28,7 @@ distributed = pytest.importorskip("distributed")
 pytest.importorskip("pyarrow")
 
 import bayeswd as bw  # noqa: E402
+from bayeswd._arviz import group_names  # noqa: E402
 from bayeswd._dask import RowsElsewhere, moments  # noqa: E402
 from bayeswd.cli import main  # noqa: E402
 from bayeswd.exceptions import BayeswdWarning  # noqa: E402
@@ -226,7 +227,7 @@ def test_what_needs_the_rows_is_refused_or_left_out_with_a_clear_message(data):
     assert post.predict(X[:4]).mean.shape == (4,)  # in-memory new rows are fine
     with pytest.warns(BayeswdWarning, match=r"rows of X stay in the Dask collection"):
         idata = post.to_inference_data()
-    assert {"posterior"} <= set(idata.groups()) and not {"log_likelihood", "observed_data"} & set(idata.groups())
+    assert {"posterior"} <= set(group_names(idata)) and not {"log_likelihood", "observed_data"} & set(group_names(idata))
 
 
 def test_bad_dask_input_gives_the_in_memory_messages(data):
@@ -251,20 +252,24 @@ def test_large_in_memory_n_leaves_the_per_row_groups_out(monkeypatch):
     X = rng.standard_normal((500, 3))
     post = bw.sample_posterior(X, X @ [1.0, 0.0, -1.0] + rng.standard_normal(500), sigma=1.0, tau=1.0,
                                method="exact", num_samples=100, num_chains=2)
-    assert "log_likelihood" in post.to_inference_data().groups()  # 2 x 100 x 500 = 1e5 numbers
+    assert "log_likelihood" in group_names(post.to_inference_data())  # 2 x 100 x 500 = 1e5 numbers
     monkeypatch.setattr(posterior, "PER_ROW_MAX_NUMBERS", 99_999)
     with pytest.warns(BayeswdWarning, match=r"would hold 1e\+05 numbers each .* left out"):
         idata = post.to_inference_data()
-    assert "log_likelihood" not in idata.groups() and "posterior_predictive" not in idata.groups()
-    assert "observed_data" in idata.groups()
+    assert "log_likelihood" not in group_names(idata) and "posterior_predictive" not in group_names(idata)
+    assert "observed_data" in group_names(idata)
 
 
 # --- a dask.distributed cluster --------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def client():
     """Two worker processes of one thread: the data never enters this (the client's) process.
+
+    Function-scoped: an active Client becomes Dask's default scheduler, and a module-scoped one
+    would carry the later tests (the CLI's, meant for the local threads) onto the cluster, where
+    they hung on Python 3.12.
 
     The reduction's functions reach the workers by value (bayeswd._dask_blocks), so the workers
     import numpy, pandas and dask only. The context managers close the client, then the cluster.
