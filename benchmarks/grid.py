@@ -132,6 +132,7 @@ CELLS: tuple[Cell, ...] = (
 )
 CELL_BY_NAME = {c.name: c for c in CELLS}
 PEERS = ("bayeswd", "numpyro", "nutpie")
+RHAT_FLAG = 1.05  # a best peer above this max R-hat is flagged in the summary (not converged)
 COMPILE_ALLOWANCE = 60.0  # seconds NumPyro's cold run (compile + run) may take beyond the cap
 # one subprocess each; numpyro's two chain methods are separate workers (a timed-out one does not
 # take the other with it)
@@ -246,19 +247,44 @@ class Events:
         return time.perf_counter()
 
 
+def _default_method(warmup: int) -> dict[str, Any]:
+    """``sample_posterior``'s default method, with ``warmup`` warm-up iterations where it has them.
+
+    Nothing is passed with the default 1000 (the full grid runs the defaults as they are); otherwise
+    (``--quick``) the default method's options object with ``num_warmup`` replaced, whatever the
+    default method is, or the plain default when its options have no warm-up.
+    """
+    import dataclasses
+    import inspect
+
+    import bayeswd as bw
+    from bayeswd.infer.options import resolve_method
+
+    if warmup == 1000:
+        return {}
+    default = inspect.signature(bw.sample_posterior).parameters["method"].default
+    try:
+        opts = resolve_method(default, {})
+    except Exception:  # a default resolved per problem: keep it as it is
+        return {}
+    if dataclasses.is_dataclass(opts) and any(f.name == "num_warmup" for f in dataclasses.fields(opts)):
+        return {"method": dataclasses.replace(opts, num_warmup=warmup)}
+    return {}
+
+
 def worker_bayeswd(cell: Cell, p: Problem, warmup: int, draws: int, seed: int, ev: Events) -> None:
     import torch
 
     import bayeswd as bw
 
     X, y = torch.from_numpy(p.X), torch.from_numpy(p.y)
-    method = {} if warmup == 1000 else {"method": bw.NUTS(num_warmup=warmup)}
+    method = _default_method(warmup)
     t0 = ev.start("first call")  # first-use imports and set-up, on a tiny slice of the same problem
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         bw.sample_posterior(X[:30, :3], y[:30], prior=cell.prior, sigma=p.sigma, tau=p.tau,
-                            method=bw.NUTS(num_warmup=30), num_samples=30, num_chains=1, seed=seed,
-                            progress_bar=False)
+                            num_samples=30, num_chains=1, seed=seed, progress_bar=False,
+                            **_default_method(30))
     first = time.perf_counter() - t0
     t0 = ev.start("run")
     with warnings.catch_warnings(record=True) as caught:
@@ -271,7 +297,7 @@ def worker_bayeswd(cell: Cell, p: Problem, warmup: int, draws: int, seed: int, e
     ev.write(event="result", compile_s=first, first_s=first, wall_s=wall,
              divergences=int(post.diagnostics["num_divergent"]),
              steps_per_draw=float(np.mean(steps)) if steps is not None else None,
-             form=str(post.settings.get("parameterisation", "")),
+             method=str(post.method), form=str(post.settings.get("parameterisation", "")),
              warnings=sorted({f"{w.category.__name__}: {str(w.message)[:160]}" for w in caught}), **out)
 
 
@@ -572,6 +598,11 @@ def _f(x: Any, fmt: str = ".3g") -> str:
     return format(x, fmt) if isinstance(x, (int, float)) else str(x)
 
 
+def _r(x: Any) -> str:
+    """A ratio: two decimals, two significant digits below 0.1."""
+    return _f(x, ".2f" if x is None or not isinstance(x, float) or x >= 0.1 else ".2g")
+
+
 def _scales(cell: Cell) -> str:
     return f"sigma {cell.sigma}, tau {cell.tau}"
 
@@ -585,10 +616,12 @@ def to_markdown(report: dict[str, Any]) -> str:
              f"Settings: 4 chains x ({settings['warmup']} warm-up + {settings['draws']} draws), seed "
              f"{settings['seed']}, cap {settings['cap']:.0f} s a run; load average "
              f"{settings['load_start']} at the start, {settings['load_end']} at the end; grid wall "
-             f"{settings['grid_wall_s']:.0f} s.", "",
+             f"{settings['grid_wall_s']:.0f} s" + (" (resumed after an interruption)" if settings.get("resumed")
+                                                  else "") + ".", "",
+             *([f"Note: {settings['note']}.", ""] if settings.get("note") else []),
              "min-ESS = minimum bulk ESS over all sampled parameters (weights, intercept, sigma, tau); "
              "ESS/s on the timed run, compile excluded; ratio = bayeswd / best peer (NumPyro's faster "
-             "chain method or nutpie; its R-hat is shown when above 1.01). Target (issue 11): bayeswd "
+             f"chain method or nutpie; its R-hat is shown when above {RHAT_FLAG}). Target (issue 11): bayeswd "
              ">= 2x the best peer.", "",
              "| cell | n x d | data | prior | scales | bayeswd ESS/s | best peer | peer ESS/s | ratio | "
              "ratio incl. compile | ratio (weights) | >= 2x | cell wall s |",
@@ -596,12 +629,12 @@ def to_markdown(report: dict[str, Any]) -> str:
     for entry in report["cells"]:
         c, s = CELL_BY_NAME[entry["cell"]], entry["summary"]
         to = f" (timed out: {', '.join(s['timed_out'])})" if s.get("timed_out") else ""
-        if s.get("best_peer_rhat", 1.0) > 1.01:  # its ESS/s is not a converged sampler's
+        if s.get("best_peer_rhat", 1.0) > RHAT_FLAG:  # its ESS/s is not a converged sampler's
             to = f", R-hat {s['best_peer_rhat']:.2f}" + to
         lines.append(f"| {c.name} | {c.n} x {c.d} | {c.data}, {c.truth} | {c.prior} | {_scales(c)} | "
                      f"{_f(s.get('bayeswd_ess_per_s'))} | {s.get('best_peer', '')}{to} | "
-                     f"{_f(s.get('best_peer_ess_per_s'))} | {_f(s.get('ratio'), '.2f')} | "
-                     f"{_f(s.get('ratio_incl_compile'), '.2f')} | {_f(s.get('ratio_weights'), '.2f')} | "
+                     f"{_f(s.get('best_peer_ess_per_s'))} | {_r(s.get('ratio'))} | "
+                     f"{_r(s.get('ratio_incl_compile'))} | {_r(s.get('ratio_weights'))} | "
                      f"{s.get('target_2x', '')} | {_f(s.get('cell_wall_s'), '.0f')} |")
     lines += ["", "## Every tool", "",
               "compile: NumPyro's cold run minus its warm run; nutpie's `compile_pymc_model`; bayeswd's "
@@ -615,8 +648,10 @@ def to_markdown(report: dict[str, Any]) -> str:
         for r in entry["rows"]:
             tool = r["tool"] + (" **(faster)**" if r.get("numpyro_best") else "")
             status = r.get("status", "")
-            if r["variant"] == "bayeswd" and r.get("form"):
-                status += f" ({r['form']})"
+            if r["variant"] == "bayeswd" and (r.get("method") or r.get("form")):
+                status += f" ({': '.join(x for x in (r.get('method'), r.get('form')) if x)})"
+            if r.get("agreement_ref") and r["agreement_ref"] != LABELS["bayeswd"]:
+                status += f"; agreement against {r['agreement_ref']}"
             lines.append(
                 f"| {entry['cell']} | {tool} | {_f(r.get('compile_s'))} | {_f(r.get('wall_s'))} | "
                 f"{_f(r.get('min_ess'), '.0f')} | {_f(r.get('min_ess_w'), '.0f')} | {_f(r.get('ess_per_s'))} | "
