@@ -7,6 +7,17 @@ import pytest
 matplotlib.use("Agg")
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module of tiny problems: intra-op threads only add contention."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_pyro():
     pyro.set_rng_seed(0)

@@ -51,12 +51,7 @@ QUIET = dict(progress_bar=False, device="cpu")
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny problems: intra-op threads only add contention
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny problems (conftest.py)
 
 
 def _halfnormal(scale: float) -> dist.HalfNormal:

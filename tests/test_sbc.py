@@ -18,7 +18,6 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 from scipy import stats
 
 from bayeswd.exceptions import DiagnosticWarning
@@ -31,12 +30,7 @@ THIN = 1
 P_MIN = 1e-3
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny problems: intra-op threads only add contention
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny problems (conftest.py)
 
 
 def _prior_draw(rng: np.random.Generator, prior: str, tau: float, d: int) -> np.ndarray:
