@@ -542,25 +542,27 @@ def inference_data(
     """The stand-ins ``sample_posterior`` runs on for Dask input, after checking the method can.
 
     ``Exact`` needs the statistics only; bayeswd's ``NUTS`` too when ``n > d`` (plus one with an
-    intercept), where every potential it runs on reads ``X^T X``, ``X^T y`` and ``y^T y``, and the
-    ``Gibbs`` sampler when ``n > d`` (its gaussian block on the centred statistics). Pyro's NUTS,
+    intercept), where every potential it runs on reads ``X^T X``, ``X^T y`` and ``y^T y``, the
+    ``Gibbs`` sampler when ``n > d`` (its gaussian block on the centred statistics), and the
+    ``Collapsed`` sampler when ``n > d`` (the eigendecomposition of the centred Gram matrix). Pyro's NUTS,
     SVI, and NUTS or Gibbs with fewer rows evaluate the likelihood row by row or work on the
     design: a ``ValueError`` says so (as for any other method: only these are known to run on the
     statistics alone; the stand-ins refuse any per-row work anyway).
     """
-    from bayeswd.infer.options import NUTS, Exact, Gibbs
+    from bayeswd.infer.options import NUTS, Collapsed, Exact, Gibbs
 
-    if not isinstance(options, (NUTS, Exact, Gibbs)):
+    if not isinstance(options, (NUTS, Exact, Gibbs, Collapsed)):
         raise ValueError(
             f"`method` {type(options).__name__} is not available for Dask input (the rows of a Dask `X` stay "
             "in the collection, and it reads them): use method='exact' (gaussian prior, sigma and tau "
-            "fixed), 'nuts' (bayeswd's sampler) or 'gibbs' (laplace prior), which run on the sufficient "
-            "statistics when n > d, or pass X.compute() and y.compute()."
+            "fixed), 'collapsed' (gaussian prior, a scale sampled), 'gibbs' (laplace prior) or 'nuts' "
+            "(bayeswd's sampler), which run on the sufficient statistics when n > d, or pass "
+            "X.compute() and y.compute()."
         )
     Xp, yp, names = rows_elsewhere(X, y, device=device)
     n, d = Xp.shape
     rows_needed = 0  # NUTS and Gibbs work on the design up to these many rows
-    if isinstance(options, (NUTS, Gibbs)):
+    if isinstance(options, (NUTS, Gibbs, Collapsed)):
         rows_needed = d + int(fit_intercept and isinstance(options, NUTS))
     if n <= rows_needed:
         raise ValueError(

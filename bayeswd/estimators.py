@@ -35,7 +35,7 @@ from bayeswd._validation import (
 )
 from bayeswd.conventions import PRIORS
 from bayeswd.exact import covariance_factor, gaussian_posterior_from_stats
-from bayeswd.infer.options import NUTS, Exact, Gibbs, MethodOptions, resolve_method
+from bayeswd.infer.options import Auto, Exact, MethodOptions, resolve_method
 from bayeswd.map import map_fit
 from bayeswd.posterior import sample_posterior
 from bayeswd.selection.empirical_bayes import maximize_evidence, maximize_evidence_given
@@ -61,7 +61,7 @@ __all__ = ["BayesianLinearRegression", "MAPRegression"]
 
 #: How ``sigma=None`` / ``tau=None`` are resolved by :class:`BayesianLinearRegression`.
 SCALE_SELECTIONS = ("evidence", "sample")
-_METHOD_NAMES = ("auto", "exact", "nuts", "svi", "gibbs")
+_METHOD_NAMES = ("auto", "exact", "collapsed", "nuts", "svi", "gibbs")
 #: Number of posterior draws times rows handled at once by ``predict`` (bounds its memory).
 _BLOCK_ELEMENTS = 1 << 22
 
@@ -155,15 +155,16 @@ class BayesianLinearRegression(RegressorMixin, BaseEstimator):
         * ``"sample"`` (full Bayes): sampled with the weights under
           :func:`bayeswd.sample_posterior`'s weakly informative hyperpriors
           (``sigma ~ HalfNormal(sd(y))``, ``tau ~ HalfNormal(sd(y) / s_x)``), averaging the
-          predictions over them. Needs a sampling method (``"nuts"`` or ``"svi"``).
-    method : {"auto", "exact", "nuts", "svi", "gibbs"} or options object, default "auto"
+          predictions over them. Needs a sampling method (``"collapsed"``, ``"nuts"`` or ``"svi"``).
+    method : {"auto", "exact", "collapsed", "nuts", "svi", "gibbs"} or options object, default "auto"
         The inference method, as :func:`bayeswd.sample_posterior` takes it (``bayeswd.NUTS(...)``,
         ``bayeswd.SVI(...)``, ``bayeswd.PyroNUTS(...)``, ``bayeswd.Exact()``,
-        ``bayeswd.Gibbs(...)``). ``"auto"`` is ``"exact"`` (the conjugate gaussian posterior:
-        instant, and ``predict`` in closed form) for the gaussian prior with fixed scales (given,
-        or chosen by the evidence), ``bayeswd.Gibbs()`` for the laplace prior (the blocked Gibbs
-        sampler, much faster than NUTS there; see docs/benchmarks.md), and ``bayeswd.NUTS()`` for
-        the gaussian prior with ``scales="sample"`` (the weights integrated out).
+        ``bayeswd.Gibbs(...)``, ``bayeswd.Collapsed(...)``). ``"auto"`` is ``"exact"`` (the
+        conjugate gaussian posterior: instant, and ``predict`` in closed form) for the gaussian
+        prior with fixed scales (given, or chosen by the evidence), ``bayeswd.Gibbs()`` for the
+        laplace prior (the blocked Gibbs sampler, much faster than NUTS there; see
+        docs/benchmarks.md), and ``bayeswd.Collapsed()`` for the gaussian prior with
+        ``scales="sample"`` (the weights integrated out, near-independent draws).
     num_samples : int, default 1000
         Draws per chain kept in ``posterior_``.
     num_chains : int, default 4
@@ -251,9 +252,8 @@ class BayesianLinearRegression(RegressorMixin, BaseEstimator):
         if isinstance(method, str):
             method = check_choice(method, "method", _METHOD_NAMES)
             if method == "auto":
-                if prior == "laplace":
-                    return Gibbs()
-                return Exact() if fixed_scales else NUTS()
+                scale = 1.0 if fixed_scales else None  # a number: fixed; None: sampled
+                return Auto().choose(prior, scale, scale)[0]
         options = resolve_method(method, {})
         if isinstance(options, Exact) and not (prior == "gaussian" and fixed_scales):
             why = (f"prior={prior!r} has no closed form" if prior != "gaussian" else

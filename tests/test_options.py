@@ -53,7 +53,7 @@ def test_settings_next_to_an_options_object_are_a_type_error(method, match):
 
 def test_method_of_a_wrong_type():
     X, y = _data()
-    with pytest.raises(TypeError, match=r"`method` must be 'nuts', 'svi', 'exact' or an options object"):
+    with pytest.raises(TypeError, match=r"`method` must be one of 'auto', 'nuts', .* or an options object .*got type"):
         bw.sample_posterior(X, y, sigma=0.3, tau=1.0, method=NUTS, **QUIET)
 
 

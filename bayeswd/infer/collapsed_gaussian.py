@@ -117,6 +117,11 @@ class CollapsedGaussianPotential:
             self._x_mean, self._y_mean = x_mean, y_mean
         self._c2 = self._c * self._c
 
+    @property
+    def num_terms(self) -> int:
+        """Number of eigenvalue terms in a log-density evaluation (at most ``min(n, d)``)."""
+        return int(self._lam.numel())
+
     # -- coordinates -----------------------------------------------------------------------------
 
     def pack(self, values: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -147,6 +152,35 @@ class CollapsedGaussianPotential:
         d_s = -0.5 * float(inv.sum() - q_inv.sum()) - 0.5 * m / s + 0.5 * self._rest / (s * s)
         d_t = -0.5 * float((self._lam * (inv - q_inv)).sum())
         return value, d_s, d_t
+
+    def log_density(self, Q: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+        """``-U`` at every row of ``Q`` (shape (m, size)): the batched form, without gradients.
+
+        The same value as :meth:`__call__` (up to rounding), for many points at once: the
+        independence sampler of :mod:`bayeswd.infer.collapsed` evaluates its grid and its
+        proposals through it. Rows are taken ``chunk`` at a time (``chunk x min(n, d)`` numbers).
+        Points where the value is not finite give ``-inf``.
+        """
+        out = Q.new_empty(Q.shape[0])
+        m_noise = self._noise_dims - (1 if self.fit_intercept else 0)
+        for lo in range(0, Q.shape[0], chunk):
+            q = Q[lo:lo + chunk]
+            lp = q.new_zeros(q.shape[0])
+            scales = {}
+            for scale, i, name, fixed in ((self.sigma_scale, self.i_sigma, "sigma", self.sigma),
+                                          (self.tau_scale, self.i_tau, "tau", self.tau)):
+                if scale is None:
+                    scales[name] = q.new_full((q.shape[0],), fixed)
+                    continue
+                lp_i, scales[name] = scale.log_density(q[:, i])
+                lp = lp + lp_i
+            s, t = scales["sigma"] ** 2, scales["tau"] ** 2
+            den = self._lam * t.unsqueeze(-1) + s.unsqueeze(-1)
+            value = -0.5 * (den.log().sum(-1) + (self._c2 / den).sum(-1))
+            value = value - 0.5 * m_noise * s.log() - 0.5 * self._rest / s
+            total = value + lp
+            out[lo:lo + chunk] = torch.where(torch.isfinite(total), total, total.new_tensor(-math.inf))
+        return out
 
     def __call__(self, q: torch.Tensor) -> tuple[float, torch.Tensor]:
         """``(U(q), dU/dq)``."""

@@ -270,10 +270,21 @@ def _finite(values: Any) -> np.ndarray:
     return v[~np.isnan(v)]
 
 
+#: What the warning of each sampler suggests.
+REMEDIES = {
+    "NUTS": "Run more warm-up and draws, or raise target_accept_prob.",
+    "Gibbs": "Run more warm-up and draws, or thin more (method=Gibbs(thin=...)).",
+    "Collapsed": "Draw more (num_samples), or tabulate finer (method=Collapsed(grid_points=...)).",
+}
+
+
 def warn_diagnostics(diag: dict[str, Any], stats: dict[str, np.ndarray], num_chains: int,
                      *, samples: dict[str, Any] | None = None, num_draws: int | None = None,
-                     stacklevel: int = 3) -> None:
-    """Warn about an untrustworthy NUTS run (``stacklevel`` counted from this function).
+                     stacklevel: int = 3, sampler: str = "NUTS") -> None:
+    """Warn about an untrustworthy MCMC run (``stacklevel`` counted from this function).
+
+    ``sampler`` (a key of :data:`REMEDIES`) names the sampler in the message, with its remedy;
+    ``stats`` without ``"diverging"`` (samplers without divergences) counts none.
 
     The rules (module docstring): some bulk or tail R-hat above :func:`rhat_bound` (1 % false
     alarms over all parameters, never under 1.01), the minimum bulk or tail ESS under
@@ -330,13 +341,12 @@ def warn_diagnostics(diag: dict[str, Any], stats: dict[str, np.ndarray], num_cha
             ", ".join(parts) + f" (required for {run}: {ESS_PER_CHAIN_MIN} per chain, or "
             f"{ESS_PER_DRAW_MIN:.0%} of the draws but at least {ESS_MIN})"
         )
-    n_div = int(np.sum(stats["diverging"]))
+    n_div = int(np.sum(stats.get("diverging", 0)))
     if n_div:
         problems.append(f"{n_div} divergent transition(s) after warm-up")
     if problems:
         warnings.warn(
-            "NUTS diagnostics: " + "; ".join(problems)
-            + ". Run more warm-up and draws, or raise target_accept_prob.",
+            f"{sampler} diagnostics: " + "; ".join(problems) + ". " + REMEDIES[sampler],
             DiagnosticWarning,
             stacklevel=stacklevel,
         )

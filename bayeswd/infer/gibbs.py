@@ -27,7 +27,6 @@ batched Cholesky or eigendecomposition) whatever the number of chains.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -35,8 +34,6 @@ import numpy as np
 import torch
 
 from bayeswd._validation import DTYPE
-from bayeswd.exceptions import DiagnosticWarning
-from bayeswd.infer.diagnostics import warn_diagnostics
 from bayeswd.infer.options import Gibbs
 from bayeswd.infer.runtime import one_thread_if_small
 from bayeswd.infer.start import InferenceProblem, MethodOutput, gaussian_start
@@ -48,7 +45,6 @@ __all__ = [
     "sample_gibbs",
     "slice_update",
     "uses_design",
-    "warn_gibbs_diagnostics",
 ]
 
 #: Unconstrained scales (``log sigma``, ``log tau``) are kept within +-LOG_BOUND: a slice
@@ -542,24 +538,3 @@ def sample_gibbs(
         if bar is not None:
             bar.close()
     return MethodOutput(samples=samples, sample_stats={}, info=info)
-
-
-def warn_gibbs_diagnostics(diag: dict[str, Any], num_chains: int, *, samples: dict[str, Any],
-                           num_draws: int, stacklevel: int = 3) -> None:
-    """Warn about an untrustworthy Gibbs run by the rules NUTS runs are held to.
-
-    The rules of :func:`bayeswd.infer.diagnostics.warn_diagnostics` (calibrated R-hat bound, ESS
-    floor; a Gibbs sampler has no divergences), with the message naming the Gibbs sampler and
-    its remedies. ``stacklevel`` is counted from this function.
-    """
-    no_divergences = {"diverging": np.zeros((num_chains, num_draws), dtype=bool)}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DiagnosticWarning)
-        warn_diagnostics(diag, no_divergences, num_chains, samples=samples, num_draws=num_draws)
-    for item in caught:
-        message = str(item.message)
-        if issubclass(item.category, DiagnosticWarning):
-            body = message.removeprefix("NUTS diagnostics: ").split(". Run more warm-up", 1)[0]
-            message = (f"Gibbs diagnostics: {body}. Run more warm-up and draws, or thin more "
-                       "(method=Gibbs(thin=...)).")
-        warnings.warn(message, item.category, stacklevel=stacklevel)

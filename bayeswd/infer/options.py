@@ -3,16 +3,20 @@
 Each method is a small frozen record of the settings that configure it, validated when it is
 made (the message names the setting):
 
-* :class:`NUTS`: bayeswd's own NUTS sampler (the default);
+* :class:`Auto`: the default, which picks the fastest exact method the model allows
+  (:class:`Exact`, :class:`Collapsed` or :class:`Gibbs`) and says which;
+* :class:`NUTS`: bayeswd's own NUTS sampler;
 * :class:`PyroNUTS`: ``pyro.infer.NUTS`` on the Pyro model itself;
 * :class:`SVI`: stochastic variational inference with a Pyro autoguide;
 * :class:`Exact`: independent draws from the conjugate gaussian posterior;
-* :class:`Gibbs`: the blocked Gibbs sampler of the laplace prior's scale mixture.
+* :class:`Gibbs`: the blocked Gibbs sampler of the laplace prior's scale mixture;
+* :class:`Collapsed`: the gaussian prior with sampled scales, weights integrated out.
 
-``sample_posterior(..., method=NUTS(target_accept_prob=0.9))``; a string (``"nuts"``, ``"svi"``,
-``"exact"``, ``"gibbs"``) means the method with its defaults. A setting can only be given to the method it
-configures, so no setting is ever silently ignored. The ``bayeswd`` command builds the same
-objects from ``--nuts KEY=VALUE`` and ``--svi KEY=VALUE`` (:func:`options_from_strings`).
+``sample_posterior(..., method=NUTS(target_accept_prob=0.9))``; a string (``"auto"``, ``"nuts"``,
+``"svi"``, ``"exact"``, ``"gibbs"``, ``"collapsed"``) means the method with its defaults. A setting
+can only be given to the method it configures, so no setting is ever silently ignored. The
+``bayeswd`` command builds the same objects from ``--nuts KEY=VALUE`` and ``--svi KEY=VALUE``
+(:func:`options_from_strings`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from bayeswd._validation import check_bool, check_choice, check_positive, check_
 __all__ = [
     "METHODS",
     "SVI_GUIDES",
+    "Auto",
+    "Collapsed",
     "Exact",
     "Gibbs",
     "MethodOptions",
@@ -37,7 +43,7 @@ __all__ = [
     "resolve_method",
 ]
 
-METHODS = ("nuts", "svi", "exact", "gibbs")
+METHODS = ("auto", "nuts", "svi", "exact", "gibbs", "collapsed")
 NUTS_BACKENDS = ("bayeswd", "pyro")
 SVI_GUIDES = ("auto", "fullrank", "lowrank", "meanfield")
 
@@ -77,7 +83,7 @@ class _NUTSOptions:
 
 @dataclass(frozen=True)
 class NUTS(_NUTSOptions):
-    """bayeswd's own no-U-turn sampler (the default method).
+    """bayeswd's own no-U-turn sampler.
 
     Stan's multinomial NUTS in a lean torch loop on the model's potential energy written in
     torch (:mod:`bayeswd.infer.potentials`; tested equal to the one Pyro derives from the model),
@@ -245,9 +251,68 @@ class Gibbs:
         _set(self, "thin", check_positive_int(self.thin, "thin"))
 
 
-MethodOptions = NUTS | PyroNUTS | SVI | Exact | Gibbs
-_CLASSES: tuple[type, ...] = (NUTS, PyroNUTS, SVI, Exact, Gibbs)
-_BY_NAME = {"nuts": NUTS, "svi": SVI, "exact": Exact, "gibbs": Gibbs}
+@dataclass(frozen=True)
+class Collapsed:
+    """The gaussian model with ``sigma`` and/or ``tau`` sampled: weights integrated out, scales tabulated.
+
+    The posterior of the one or two sampled scales (weights and intercept integrated out in
+    closed form) is tabulated on a grid and sampled by independence Metropolis-Hastings with
+    that table as proposal (exact whatever the grid's resolution); the weights and the intercept
+    are then drawn exactly given each kept ``(sigma, tau)``. Draws are close to independent
+    (the acceptance rate is in ``Posterior.settings["mean_acceptance"]``). Gaussian prior with a
+    sampled scale only. Details: :mod:`bayeswd.infer.collapsed`, docs/mathematics.md section 2.12.
+
+    Parameters
+    ----------
+    num_warmup : int, default 100
+        Proposals discarded at the start of each chain (a chain starts at a draw of the proposal,
+        already close to the posterior).
+    grid_points : int or None, default None
+        Grid points per sampled scale (``None``: as many as about ``2e7`` numbers allow,
+        ``points^D x min(n, d)``: 1,024 to 8,192 for one scale, 192 to 768 per axis for two).
+    """
+
+    num_warmup: int = 100
+    grid_points: int | None = None
+
+    name: ClassVar[str] = "collapsed"
+
+    def __post_init__(self) -> None:
+        _set(self, "num_warmup", check_positive_int(self.num_warmup, "num_warmup", minimum=0))
+        if self.grid_points is not None:
+            _set(self, "grid_points", check_positive_int(self.grid_points, "grid_points", minimum=8))
+
+
+@dataclass(frozen=True)
+class Auto:
+    """Let :func:`bayeswd.sample_posterior` choose the fastest exact method for the model (the default).
+
+    * gaussian prior, ``sigma`` and ``tau`` fixed: :class:`Exact` (independent conjugate draws);
+    * gaussian prior, a scale sampled: :class:`Collapsed` (weights integrated out);
+    * laplace prior: :class:`Gibbs` (the blocked Gibbs sampler of the scale mixture).
+
+    The choice and its reason are kept in ``Posterior.method`` and
+    ``Posterior.settings["method_choice"]``. It has no settings: to set one, pass the chosen
+    method's options object.
+    """
+
+    name: ClassVar[str] = "auto"
+
+    def choose(self, prior: str, sigma: Any, tau: Any) -> tuple[Exact | Collapsed | Gibbs, str]:
+        """The method for ``prior`` with ``sigma``/``tau`` (a float is fixed), and why."""
+        if prior == "laplace":
+            return Gibbs(), "laplace prior: the blocked Gibbs sampler of its scale mixture"
+        if isinstance(sigma, float) and isinstance(tau, float):
+            return Exact(), ("gaussian prior with sigma and tau fixed: independent draws of the conjugate "
+                             "posterior")
+        return Collapsed(), ("gaussian prior with a sampled scale: weights integrated out, the scales by "
+                             "an independence sampler on their tabulated posterior")
+
+
+MethodOptions = NUTS | PyroNUTS | SVI | Exact | Gibbs | Collapsed | Auto
+_CLASSES: tuple[type, ...] = (NUTS, PyroNUTS, SVI, Exact, Gibbs, Collapsed, Auto)
+_BY_NAME = {"nuts": NUTS, "svi": SVI, "exact": Exact, "gibbs": Gibbs, "collapsed": Collapsed,
+            "auto": Auto}
 
 
 def _field_names(cls: type) -> tuple[str, ...]:
@@ -294,10 +359,12 @@ def resolve_method(method: Any, legacy: dict[str, Any], *, stacklevel: int = 3) 
         return method
     if not isinstance(method, str):
         raise TypeError(
-            "`method` must be 'nuts', 'svi', 'exact' or an options object (NUTS, PyroNUTS, SVI, "
-            f"Exact, Gibbs), or 'gibbs'; got {type(method).__name__}."
+            "`method` must be one of 'auto', 'nuts', 'svi', 'exact', 'gibbs', 'collapsed' or an options "
+            f"object (Auto, NUTS, PyroNUTS, SVI, Exact, Gibbs, Collapsed); got {type(method).__name__}."
         )
     method = check_choice(method, "method", METHODS)
+    if method == "auto" and legacy:  # settings as keywords predate "auto": they meant NUTS, then the default
+        method = "nuts"
     cls: type = _BY_NAME[method]
     given = list(legacy)
     legacy = dict(legacy)

@@ -31,6 +31,24 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 
 
+def _is_exp(transform: transforms.Transform) -> bool:
+    """Whether ``transform`` is ``exp``.
+
+    torch's ``biject_to(positive)`` is exp followed by the identity affine map ``0 + 1 * x``,
+    which must not hide the closed form of :class:`Scale`.
+    """
+    if isinstance(transform, transforms.ExpTransform):
+        return True
+    if not isinstance(transform, transforms.ComposeTransform) or not transform.parts:
+        return False
+    first, *rest = transform.parts
+    return isinstance(first, transforms.ExpTransform) and all(
+        isinstance(t, transforms.AffineTransform)
+        and float(torch.as_tensor(t.loc)) == 0.0 and float(torch.as_tensor(t.scale)) == 1.0
+        for t in rest
+    )
+
+
 class Scale:
     """A sampled scale (``sigma`` or ``tau``) in its unconstrained coordinate.
 
@@ -42,10 +60,7 @@ class Scale:
         self.prior = prior
         self.transform = biject_to(prior.support)
         self.device = device
-        self._halfnormal = (
-            isinstance(prior, torch.distributions.HalfNormal)
-            and isinstance(self.transform, transforms.ExpTransform)
-        )
+        self._halfnormal = isinstance(prior, torch.distributions.HalfNormal) and _is_exp(self.transform)
         if self._halfnormal:
             c = float(prior.scale)
             self._c2 = c * c
@@ -54,6 +69,13 @@ class Scale:
     def to_unconstrained(self, value: float) -> float:
         """The unconstrained coordinate of the scale's value."""
         return float(self.transform.inv(torch.tensor(value, dtype=torch.float64, device=self.device)))
+
+    def log_density(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(log p(s) + log|ds/du|, s)`` at every element of ``u`` (batched, no gradient)."""
+        with torch.no_grad():
+            s = self.transform(u)
+            lp = self.prior.log_prob(s) + self.transform.log_abs_det_jacobian(u, s)
+        return lp, s
 
     def __call__(self, u: float) -> tuple[float, float, float, float]:
         """``(s, ds/du, log p(s) + log|ds/du|, d/du of that)`` at ``u``."""
