@@ -34,11 +34,22 @@ from bayeswd._validation import (
 )
 from bayeswd.conventions import PRIORS
 from bayeswd.exceptions import BayeswdWarning, ConvergenceWarning
+from bayeswd.infer.collapsed import check_collapsed, sample_collapsed
 from bayeswd.infer.diagnostics import diagnose, nuts_diagnostics, warn_diagnostics
 from bayeswd.infer.exact import check_exact, sample_exact
-from bayeswd.infer.gibbs import check_gibbs, sample_gibbs, warn_gibbs_diagnostics
+from bayeswd.infer.gibbs import check_gibbs, sample_gibbs
 from bayeswd.infer.nuts import sample_nuts
-from bayeswd.infer.options import NUTS, SVI, Exact, Gibbs, MethodOptions, PyroNUTS, resolve_method
+from bayeswd.infer.options import (
+    NUTS,
+    SVI,
+    Auto,
+    Collapsed,
+    Exact,
+    Gibbs,
+    MethodOptions,
+    PyroNUTS,
+    resolve_method,
+)
 from bayeswd.infer.pyro_nuts import sample_pyro_nuts
 from bayeswd.infer.start import InferenceProblem, check_scale_prior, default_hyperpriors
 from bayeswd.infer.svi import fit_svi
@@ -52,7 +63,7 @@ _COPY_MAX_ELEMENTS = 10_000_000
 #: replicated data) above this many numbers (400 MB each), with a warning, rather than allocate them.
 PER_ROW_MAX_NUMBERS = 50_000_000
 _RUNNERS = {NUTS: sample_nuts, PyroNUTS: sample_pyro_nuts, SVI: fit_svi, Exact: sample_exact,
-            Gibbs: sample_gibbs}
+            Gibbs: sample_gibbs, Collapsed: sample_collapsed}
 
 
 class PredictiveInterval(NamedTuple):
@@ -85,7 +96,8 @@ class Posterior:
         CPU float64 draws with leading ``(chain, draw)`` axes: ``"coef"`` (chain, draw, d),
         ``"intercept"`` (chain, draw) when fitted, ``"sigma"`` and ``"tau"`` (chain, draw) when
         they were sampled.
-    method : {"nuts", "svi", "exact", "gibbs"}
+    method : {"exact", "collapsed", "gibbs", "nuts", "svi"}
+        The method that ran (``"auto"`` resolved; why: ``settings["method_choice"]``).
     prior : {"gaussian", "laplace"}
     sigma, tau : float or None
         The fixed values used; ``None`` where the parameter was sampled under ``hyperpriors``.
@@ -371,7 +383,7 @@ def sample_posterior(
     prior: str = "gaussian",
     sigma: float | torch.distributions.Distribution | None = None,
     tau: float | torch.distributions.Distribution | None = None,
-    method: str | MethodOptions = "nuts",
+    method: str | MethodOptions = "auto",
     num_samples: int = 1000,
     num_chains: int = 4,
     seed: int = 0,
@@ -411,14 +423,21 @@ def sample_posterior(
         regularisation strength: ``tau ~ HalfNormal(scale = sd(y) / s_x)`` with ``s_x`` the root
         mean column variance of ``X`` (the weight one feature needs to explain all of ``y``);
         a Distribution is used as its prior.
-    method : str or options object, default "nuts"
-        How to infer, with its settings: :class:`bayeswd.infer.NUTS` (``"nuts"``: bayeswd's own
-        no-U-turn sampler), :class:`bayeswd.infer.PyroNUTS` (``pyro.infer.NUTS`` on the Pyro
-        model), :class:`bayeswd.infer.SVI` (``"svi"``: a Pyro autoguide fitted to the ELBO) or
-        :class:`bayeswd.infer.Exact` (``"exact"``: the conjugate gaussian posterior; gaussian
-        prior with ``sigma`` and ``tau`` fixed only) or :class:`bayeswd.infer.Gibbs`
-        (``"gibbs"``: the blocked Gibbs sampler; laplace prior only). A string means the method with its
-        default settings; e.g. ``method=NUTS(num_warmup=500, target_accept_prob=0.9)``.
+    method : str or options object, default "auto"
+        How to infer, with its settings. ``"auto"`` (:class:`bayeswd.infer.Auto`) picks the
+        fastest exact method the model allows and records which in ``Posterior.method`` and why in
+        ``Posterior.settings["method_choice"]``: ``"exact"`` for the gaussian prior with ``sigma``
+        and ``tau`` fixed, ``"collapsed"`` for the gaussian prior with a scale sampled, ``"gibbs"``
+        for the laplace prior. The methods: :class:`bayeswd.infer.Exact` (``"exact"``: independent
+        draws of the conjugate gaussian posterior; gaussian prior with ``sigma`` and ``tau`` fixed
+        only), :class:`bayeswd.infer.Collapsed` (``"collapsed"``: gaussian prior with ``sigma``
+        and/or ``tau`` sampled; the weights integrated out, the scales by an independence sampler
+        on their tabulated posterior, then the weights exactly), :class:`bayeswd.infer.Gibbs`
+        (``"gibbs"``: the blocked Gibbs sampler; laplace prior only), :class:`bayeswd.infer.NUTS`
+        (``"nuts"``: bayeswd's own no-U-turn sampler, any model), :class:`bayeswd.infer.PyroNUTS`
+        (``pyro.infer.NUTS`` on the Pyro model) and :class:`bayeswd.infer.SVI` (``"svi"``: a Pyro
+        autoguide fitted to the ELBO). A string means the method with its default settings; e.g.
+        ``method=NUTS(num_warmup=500, target_accept_prob=0.9)``.
     num_samples : int, default 1000
         Draws per chain kept (for SVI and exact: independent draws per "chain").
     num_chains : int, default 4
@@ -431,7 +450,7 @@ def sample_posterior(
     fit_intercept : bool, default True
         Sample a flat-prior intercept; ``False`` fixes it at 0.
     progress_bar : bool, default True
-        Show a tqdm progress bar (NUTS, SVI, Gibbs).
+        Show a tqdm progress bar (NUTS, SVI, Gibbs; exact and collapsed draws take no loop).
     **deprecated
         The settings of a method given as keywords (``num_warmup``, ``backend``,
         ``target_accept_prob``, ``max_tree_depth``, ``dense_mass``, ``jit_compile``, ``guide``,
@@ -449,14 +468,16 @@ def sample_posterior(
     ValueError, TypeError
         For invalid data or settings (the message names the argument), for a setting that does
         not apply to the chosen method, and for ``method="exact"`` where no closed form exists
-        (laplace prior, ``sigma`` or ``tau`` sampled) and ``method="gibbs"`` with the gaussian prior.
+        (laplace prior, ``sigma`` or ``tau`` sampled), ``method="gibbs"`` with the gaussian prior
+        and ``method="collapsed"`` with the laplace prior or both scales fixed.
 
     Warns
     -----
     DiagnosticWarning
-        NUTS and Gibbs, with rules calibrated to the run (:mod:`bayeswd.infer.diagnostics`): a bulk or tail
-        R-hat above the bound a healthy run of this many chains, draws and parameters exceeds
-        with 1 % probability (never below 1.01); a min bulk or tail ESS below
+        NUTS, Gibbs and collapsed, with rules calibrated to the run
+        (:mod:`bayeswd.infer.diagnostics`): a bulk or tail R-hat above the bound a healthy run of
+        this many chains, draws and parameters exceeds with 1 % probability (never below 1.01);
+        a min bulk or tail ESS below
         ``min(100 per chain, max(50, 10 % of the draws))``; or any divergent transition.
     ConvergenceWarning
         SVI: the step budget ran out before the ELBO stopping rule was met.
@@ -487,10 +508,15 @@ def sample_posterior(
     fit_intercept = check_bool(fit_intercept, "fit_intercept")
     progress_bar = check_bool(progress_bar, "progress_bar")
     seed = check_seed(seed)
+    choice = None
+    if isinstance(options, Auto):
+        options, choice = options.choose(prior, sigma, tau)
     if isinstance(options, Exact):
         check_exact(prior, sigma, tau)
     if isinstance(options, Gibbs):
         check_gibbs(prior)
+    if isinstance(options, Collapsed):
+        check_collapsed(prior, sigma, tau)
     dev = resolve_device(device)
     if is_dask_input(X, y):  # one Dask pass; X and y become stand-ins holding its statistics
         from bayeswd._dask import inference_data
@@ -514,9 +540,9 @@ def sample_posterior(
         diag.update(nuts_diagnostics(out.sample_stats, options.max_tree_depth))
         warn_diagnostics(diag, out.sample_stats, num_chains, samples=samples,
                          num_draws=num_samples, stacklevel=3)
-    elif isinstance(options, Gibbs):
-        warn_gibbs_diagnostics(diag, num_chains, samples=samples, num_draws=num_samples,
-                               stacklevel=3)
+    elif isinstance(options, (Gibbs, Collapsed)):
+        warn_diagnostics(diag, out.sample_stats, num_chains, samples=samples,
+                         num_draws=num_samples, stacklevel=3, sampler=type(options).__name__)
     if not out.converged:
         warnings.warn(
             f"SVI stopped after {out.info['svi_steps']} steps before its ELBO stopping rule was "
@@ -544,5 +570,6 @@ def sample_posterior(
         elbo=out.elbo,
         guide=out.info.get("guide"),
         converged=out.converged,
-        settings={"num_samples": num_samples, "num_chains": num_chains, **out.info},
+        settings={"num_samples": num_samples, "num_chains": num_chains, **out.info,
+                  **({"method_choice": f"auto: {choice}"} if choice else {})},
     )

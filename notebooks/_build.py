@@ -251,7 +251,8 @@ approximation). Everything runs on the GPU when one is present (`device="cuda"`)
 the CPU.
 
 Each method is an object that carries its own settings: `bw.NUTS(num_warmup=...)` is bayeswd's own
-sampler (the default `method="nuts"`): the same no-U-turn algorithm as Stan, on the potential energy
+sampler (the default, `method="auto"`, would pick the exact draws here: we ask for NUTS to check it):
+the same no-U-turn algorithm as Stan, on the potential energy
 of the Pyro model written out in torch, and preconditioned by the gaussian approximation of the
 posterior. `bw.PyroNUTS()` runs `pyro.infer.NUTS` on the Pyro model itself: same posterior, many
 times slower (the timings are in `docs/benchmarks.md`). `bw.SVI(guide=..., max_steps=...)` fits a
@@ -356,9 +357,10 @@ print("validation:", val.lam_best, "| CV:", cv.lam_best, "(one-SE rule:", cv.lam
 print("weight_decay=3 corresponds to lam =", bw.ridge_alpha(p.sigma, p.tau))
 """),
     ("code", """
-post = bw.sample_posterior(X, y, prior="gaussian", sigma=p.sigma, tau=None,
-                           method=bw.NUTS(num_warmup=num_warmup), num_samples=num_samples,
-                           num_chains=num_chains, seed=0, progress_bar=False)
+post = bw.sample_posterior(X, y, prior="gaussian", sigma=p.sigma, tau=None,  # full Bayes over tau
+                           num_samples=num_samples, num_chains=num_chains, seed=0, progress_bar=False)
+print(post.method, "-", post.settings["method_choice"])
+print("bulk ESS of tau:", round(post.diagnostics["ess_bulk"]["tau"].item()), "of", post.samples["tau"].numel(), "draws")
 lam_draws = bw.lam_from_draws(post.samples["tau"].numpy().reshape(-1), p.sigma)
 print("posterior median of lambda:", np.median(lam_draws), "| 90% interval:", np.quantile(lam_draws, [0.05, 0.95]))
 ax = bw.plot_lam_selection(validation=val, cv=cv, evidence=evid, lam_draws=lam_draws)
@@ -386,7 +388,7 @@ bayeswd's two estimators follow scikit-learn's conventions, so they drop into `P
   with `predict(X, return_std=True)` giving the posterior predictive mean and sd (noise included)
   and `sample_y` drawing new targets. A `sigma` or `tau` left at `None` is chosen by the evidence
   (empirical Bayes; `scales="sample"` samples them instead). The default method is the exact
-  conjugate posterior for the gaussian prior and NUTS for the laplace prior.
+  conjugate posterior for the gaussian prior and the blocked Gibbs sampler for the laplace prior.
 
 The data: scikit-learn's diabetes table (442 patients, 10 features, no download needed).
 """),
@@ -463,7 +465,8 @@ print(f"test rows inside their 90% predictive interval: {inside.mean():.2f}")
     ("md", """
 ## 3. The laplace posterior by NUTS
 
-`prior="laplace"` samples the posterior by NUTS (the default method for it); the full `Posterior`
+`prior="laplace"` samples the posterior by the blocked Gibbs sampler by default; here we ask for
+NUTS (`method=bw.NUTS(...)`), the general-purpose sampler, to show it works too. The full `Posterior`
 is `posterior_`, with its ArviZ summary labelled by the column names that the scaler kept.
 `sample_y` draws whole new targets from the posterior predictive; a `Pipeline` does not forward it,
 so the rows go through the scaler first.

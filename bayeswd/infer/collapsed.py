@@ -39,6 +39,7 @@ import torch
 from bayeswd._validation import DTYPE
 from bayeswd.infer.collapsed_gaussian import CollapsedGaussianPotential
 from bayeswd.infer.options import Collapsed
+from bayeswd.infer.runtime import one_thread_if_small
 from bayeswd.infer.start import InferenceProblem, MethodOutput, gaussian_start
 
 __all__ = ["GridProposal", "check_collapsed", "sample_collapsed"]
@@ -52,8 +53,8 @@ DEFENSIVE = 0.01
 SEARCH_POINTS = 64
 #: The fine grid has about this many numbers ``points^D x k`` (``k`` eigenvalues), within
 #: :data:`GRID_RANGE` points per dimension: a finer table, a higher acceptance rate.
-GRID_BUDGET = 2e7
-GRID_RANGE = {1: (1024, 8192), 2: (192, 768)}
+GRID_BUDGET = 1e7
+GRID_RANGE = {1: (1024, 8192), 2: (192, 512)}
 
 
 def grid_points(dim: int, num_eigenvalues: int) -> int:
@@ -224,9 +225,21 @@ def sample_collapsed(
     problem: InferenceProblem, options: Collapsed, *, num_samples: int, num_chains: int, seed: int,
     progress_bar: bool,
 ) -> MethodOutput:
-    """Draws of the gaussian model with sampled scales (see :mod:`bayeswd.infer.collapsed`)."""
+    """Draws of the gaussian model with sampled scales (see :mod:`bayeswd.infer.collapsed`).
+
+    On the CPU everything runs on one torch thread when ``min(n, d)`` is at most
+    :data:`~bayeswd.infer.runtime.ONE_THREAD_MAX`: the eigendecomposition and the chunks of the
+    batched evaluations are small, and torch's intra-op threads made them 5-40 times slower on the
+    benchmark machine (100 times for a 200 x 200 ``eigh`` when another process held a core).
+    """
     del progress_bar  # a few batched evaluations: no loop worth a bar
-    pot = CollapsedGaussianPotential(problem.X, problem.y, stats=problem.stats, **problem.model_kwargs)
+    with one_thread_if_small(problem.X.device, min(problem.X.shape)):
+        pot = CollapsedGaussianPotential(problem.X, problem.y, stats=problem.stats, **problem.model_kwargs)
+        return _sample(pot, problem, options, num_samples, num_chains, seed)
+
+
+def _sample(pot: CollapsedGaussianPotential, problem: InferenceProblem, options: Collapsed,
+            num_samples: int, num_chains: int, seed: int) -> MethodOutput:
     init, _ = gaussian_start(problem)
     center = pot.pack(init)
     factor = pot.curvature_factor(center)

@@ -153,14 +153,15 @@ class CollapsedGaussianPotential:
         d_t = -0.5 * float((self._lam * (inv - q_inv)).sum())
         return value, d_s, d_t
 
-    def log_density(self, Q: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    def log_density(self, Q: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
         """``-U`` at every row of ``Q`` (shape (m, size)): the batched form, without gradients.
 
         The same value as :meth:`__call__` (up to rounding), for many points at once: the
         independence sampler of :mod:`bayeswd.infer.collapsed` evaluates its grid and its
-        proposals through it. Rows are taken ``chunk`` at a time (``chunk x min(n, d)`` numbers).
-        Points where the value is not finite give ``-inf``.
+        proposals through it. Rows are taken ``chunk`` at a time (default: about a million numbers,
+        ``chunk x min(n, d)``). Points where the value is not finite give ``-inf``.
         """
+        chunk = chunk or max(1024, int(1e6 // max(self.num_terms, 1)))
         out = Q.new_empty(Q.shape[0])
         m_noise = self._noise_dims - (1 if self.fit_intercept else 0)
         for lo in range(0, Q.shape[0], chunk):
