@@ -167,6 +167,25 @@ def test_grid_proposal_is_a_normalised_density_covering_the_target():
         torch.stack([prop.lower, prop.upper]))[0]) > 25
 
 
+def test_defensive_component_is_sampled_from_the_density_it_is_scored_by(monkeypatch):
+    # the wide component must be drawn from the product of t's that log_prob scores (a
+    # multivariate t has the same marginals but puts 0.33 in the unit box, not 0.371)
+    import bayeswd.infer.collapsed as collapsed
+
+    prop = GridProposal(lambda x: -0.5 * (x**2).sum(-1), torch.zeros(2, dtype=torch.float64),
+                        torch.ones(2, dtype=torch.float64), 32)
+    monkeypatch.setattr(collapsed, "DEFENSIVE", 1.0)  # the wide component only
+    x = prop.sample(200_000, torch.Generator().manual_seed(1))
+    inside = float((((x - prop.mode) / prop.t_scale).abs() < 1).all(-1).double().mean())
+    p_box = (stats.t.cdf(1, 3) - stats.t.cdf(-1, 3)) ** 2
+    assert abs(inside - p_box) < 5 * math.sqrt(p_box * (1 - p_box) / 200_000)  # 5 binomial sds
+    # and log_prob is that product's density
+    torch.testing.assert_close(
+        prop.log_prob(x[:5]),
+        torch.as_tensor(stats.t.logpdf(((x[:5] - prop.mode) / prop.t_scale).numpy(), 3).sum(-1)
+                        - np.log(prop.t_scale.numpy()).sum()))
+
+
 @pytest.mark.slow
 def test_sbc_ranks_are_uniform():
     # Simulation-based calibration (as tests/test_sbc.py): sigma, tau, w from their priors, data

@@ -179,10 +179,11 @@ class GridProposal:
         wide = torch.rand(m, generator=gen, dtype=self.dtype, device=self.device) < DEFENSIVE
         if bool(wide.any()):
             k = int(wide.sum())
-            z = torch.randn((k, self.dim + 3), generator=gen, dtype=self.dtype, device=self.device)
-            chi2 = (z[:, self.dim:] ** 2).sum(-1, keepdim=True)  # chi-square, 3 degrees of freedom
-            z = z[:, : self.dim]
-            x[wide] = self.mode + self.t_scale * z / (chi2 / 3.0).sqrt()
+            # independent t's, one per coordinate (the density of log_prob): a normal over the
+            # root of its own chi-square with 3 degrees of freedom (a sum of 3 squared normals)
+            z = torch.randn((k, self.dim, 4), generator=gen, dtype=self.dtype, device=self.device)
+            chi2 = (z[..., 1:] ** 2).sum(-1)
+            x[wide] = self.mode + self.t_scale * z[..., 0] / (chi2 / 3.0).sqrt()
         return x
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
@@ -196,7 +197,8 @@ class GridProposal:
         log_grid = self.log_cell[flat] - float(self.log_cell.max()) - self.log_norm
         log_grid = torch.where(inside, log_grid, log_grid.new_tensor(-math.inf))
         log_t = self.t.log_prob(x).sum(-1)
-        return torch.logaddexp(math.log1p(-DEFENSIVE) + log_grid, math.log(DEFENSIVE) + log_t)
+        log_share = math.log1p(-DEFENSIVE) if DEFENSIVE < 1.0 else -math.inf
+        return torch.logaddexp(log_share + log_grid, math.log(DEFENSIVE) + log_t)
 
 
 def independence_chains(log_weight: np.ndarray, uniforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
