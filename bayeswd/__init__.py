@@ -12,6 +12,7 @@ scikit-learn (``pip install bayeswd[sklearn]``).
 import importlib
 from typing import Any
 
+from bayeswd.classification import ClassifierMAPResult, logistic_C, map_classifier
 from bayeswd.conventions import (
     bayesian_ridge_precisions,
     conventions_table,
@@ -69,6 +70,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BayeswdWarning",
+    "ClassifierMAPResult",
     "CategoricalEncoding",
     "ConvergenceWarning",
     "DiagnosticWarning",
@@ -80,6 +82,8 @@ __all__ = [
     "GaussianPosterior",
     "Gibbs",
     "MAPResult",
+    "map_classifier",
+    "logistic_C",
     "NUTS",
     "Posterior",
     "PredictiveInterval",

@@ -1,0 +1,45 @@
+"""Logistic and softmax regression with a gaussian (L2, weight decay) or laplace (L1) prior.
+
+:func:`map_classifier` finds the MAP of :func:`bayeswd.model.linear_regression_model` with
+``family="bernoulli"`` (two labels) or ``family="categorical"`` (more): the minimiser of
+``U = sum_i CE_i + ||W||^2 / (2 tau^2)`` (gaussian) or ``sum_i CE_i + ||W||_1 / tau`` (laplace), the
+intercepts unpenalised. :mod:`bayeswd.classification.conventions` converts ``tau`` to scikit-learn's
+``C``, torch's ``weight_decay`` and a from-scratch penalty. docs/classification.md has the model, the
+identifiability of the softmax and every convention.
+"""
+
+from bayeswd.classification.conventions import (
+    CLASSIFIER_LOSSES,
+    classifier_conventions_table,
+    classifier_lam,
+    logistic_C,
+    scratch_penalty,
+    tau_from_classifier_lam,
+    tau_from_logistic_C,
+    tau_from_scratch_penalty,
+    tau_from_torch_weight_decay,
+    torch_weight_decay,
+)
+from bayeswd.classification.map import (
+    CLASSIFIER_FAMILIES,
+    ClassifierMAPResult,
+    classifier_objective,
+    map_classifier,
+)
+
+__all__ = [
+    "CLASSIFIER_FAMILIES",
+    "CLASSIFIER_LOSSES",
+    "ClassifierMAPResult",
+    "classifier_conventions_table",
+    "classifier_lam",
+    "classifier_objective",
+    "logistic_C",
+    "map_classifier",
+    "scratch_penalty",
+    "tau_from_classifier_lam",
+    "tau_from_logistic_C",
+    "tau_from_scratch_penalty",
+    "tau_from_torch_weight_decay",
+    "torch_weight_decay",
+]

@@ -1,0 +1,226 @@
+"""One classification MAP problem: data, settings, and the closed-form log loss, gradient and Hessian.
+
+The parameters are packed into one vector ``theta = (W[:, 0], ..., W[:, m-1], b_free)``:
+
+- bernoulli: ``W`` has shape ``(d, 1)`` and ``b_free = (b,)``;
+- categorical: ``W`` has shape ``(d, K)``, stored column after column (class-major, so that each
+  pair of classes is one contiguous ``d x d`` block of the Hessian), and ``b_free = (b_1, ..., b_{K-1})``:
+  the intercept of class 0 is fixed at 0 (the model's reference class).
+
+The first ``d m`` entries (``m`` = 1 or ``K``) are the weights, the prior's entries; the rest are the
+flat intercepts. The one definition of the objective stays the Pyro model
+(:func:`bayeswd.model.log_density` with ``family="bernoulli"`` or ``"categorical"``);
+``tests/test_classification_map.py`` checks the closed forms here against autograd of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from bayeswd.model import log_density
+
+__all__ = ["GLMProblem"]
+
+
+@dataclass
+class GLMProblem:
+    """Data and settings of one classifier fit.
+
+    Attributes
+    ----------
+    X : torch.Tensor, shape (n, d)
+        Design matrix, float64.
+    y : torch.Tensor, shape (n,)
+        Class indices ``0..K-1`` (int64); for the bernoulli family 0 and 1.
+    family : {"bernoulli", "categorical"}
+    prior : {"gaussian", "laplace"}
+    tau : float
+        Prior scale of every weight.
+    fit_intercept : bool
+    num_classes : int
+        ``K`` (2 for the bernoulli family).
+    """
+
+    X: torch.Tensor
+    y: torch.Tensor
+    family: str
+    prior: str
+    tau: float
+    fit_intercept: bool
+    num_classes: int
+    _A: torch.Tensor | None = field(default=None, init=False, repr=False)
+
+    @property
+    def d(self) -> int:
+        """Number of features."""
+        return self.X.shape[1]
+
+    @property
+    def m(self) -> int:
+        """Columns of ``W``: 1 (bernoulli) or ``K`` (categorical)."""
+        return 1 if self.family == "bernoulli" else self.num_classes
+
+    @property
+    def n_weights(self) -> int:
+        """Number of penalised entries, ``d m`` (the first entries of ``theta``)."""
+        return self.d * self.m
+
+    @property
+    def size(self) -> int:
+        """Length of ``theta``."""
+        if not self.fit_intercept:
+            return self.n_weights
+        return self.n_weights + (1 if self.family == "bernoulli" else self.num_classes - 1)
+
+    @property
+    def A(self) -> torch.Tensor:  # noqa: N802
+        """``[X 1]`` (or ``X`` without an intercept), formed once."""
+        if self._A is None:
+            X = self.X
+            self._A = torch.cat([X, X.new_ones(X.shape[0], 1)], 1) if self.fit_intercept else X
+        return self._A
+
+    def unpack(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(W, b)``: ``W`` of shape ``(d, m)``, ``b`` of shape ``(m,)`` (zeros when not fitted)."""
+        W = theta[: self.n_weights].reshape(self.m, self.d).T
+        if not self.fit_intercept:
+            return W, theta.new_zeros(self.m)
+        b = theta[self.n_weights:]
+        if self.family == "categorical":
+            b = torch.cat([b.new_zeros(1), b])
+        return W, b
+
+    def pack(self, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """``theta`` from ``W`` of shape ``(d, m)`` and intercepts ``b`` of shape ``(m,)``.
+
+        Categorical intercepts are shifted to ``b_0 = 0`` (the likelihood does not see a common
+        shift); without an intercept ``b`` is ignored.
+        """
+        w = W.T.reshape(-1)
+        if not self.fit_intercept:
+            return w
+        return torch.cat([w, b.reshape(1) if self.family == "bernoulli" else b[1:] - b[0]])
+
+    def coef_intercept(self, theta: torch.Tensor) -> tuple[torch.Tensor, float | torch.Tensor]:
+        """Public shapes: ``coef`` ``(d,)`` or ``(d, K)``, ``intercept`` a float or ``(K,)``."""
+        W, b = self.unpack(theta.detach().cpu().clone())
+        if self.family == "bernoulli":
+            return W[:, 0].clone(), float(b[0])
+        return W.clone(), b.clone()
+
+    def model_values(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The latent sites of the Pyro model (``"coef"``, ``"intercept"``) at ``theta``."""
+        W = theta[: self.n_weights].reshape(self.m, self.d).T
+        values = {"coef": W[:, 0] if self.family == "bernoulli" else W}
+        if self.fit_intercept:
+            b = theta[self.n_weights:]
+            values["intercept"] = b[0] if self.family == "bernoulli" else b
+        return values
+
+    @property
+    def model_kwargs(self) -> dict[str, Any]:
+        """The settings of :func:`bayeswd.model.log_density` for this problem."""
+        kw: dict[str, Any] = {"prior": self.prior, "tau": self.tau, "fit_intercept": self.fit_intercept,
+                              "family": self.family}
+        if self.family == "categorical":
+            kw["num_classes"] = self.num_classes
+        return kw
+
+    def model_y(self) -> torch.Tensor:
+        """``y`` as the model's ``"obs"`` site takes it (float 0/1 for the bernoulli family)."""
+        return self.y.to(self.X.dtype) if self.family == "bernoulli" else self.y
+
+    def neg_log_density(self, theta: torch.Tensor, part: str = "joint") -> torch.Tensor:
+        """``-log p`` of the Pyro model at ``theta`` (differentiable; for tests and checks)."""
+        return -log_density(self.model_values(theta), self.X, self.model_y(), part=part, **self.model_kwargs)
+
+    def logits(self, theta: torch.Tensor) -> torch.Tensor:
+        """``A Theta``: shape ``(n,)`` (bernoulli) or ``(n, K)`` (categorical)."""
+        W, b = self.unpack(theta)
+        eta = self.X @ W + b
+        return eta[:, 0] if self.family == "bernoulli" else eta
+
+    def nll(self, theta: torch.Tensor) -> float:
+        """``sum_i CE_i``: the negative log likelihood (no constant is dropped)."""
+        return float(self._nll(self.logits(theta)))
+
+    def _nll(self, eta: torch.Tensor) -> torch.Tensor:
+        if self.family == "bernoulli":
+            # log(1 + e^eta) - y eta, without overflow or the cancellation of softplus's threshold
+            y = self.y.to(eta.dtype)
+            return (eta.clamp(min=0) + torch.log1p(torch.exp(-eta.abs())) - y * eta).sum()
+        lse = torch.logsumexp(eta, dim=1)
+        return (lse - eta.gather(1, self.y[:, None])[:, 0]).sum()
+
+    def penalty(self, theta: torch.Tensor) -> float:
+        """``R(W)``: ``||W||^2 / (2 tau^2)`` (gaussian) or ``||W||_1 / tau`` (laplace)."""
+        w = theta[: self.n_weights]
+        if self.prior == "gaussian":
+            return float(w @ w) / (2.0 * self.tau**2)
+        return float(w.abs().sum()) / self.tau
+
+    def objective(self, theta: torch.Tensor) -> float:
+        """``U = sum_i CE_i + R(W)``, the negative log posterior without the prior's constants."""
+        return self.nll(theta) + self.penalty(theta)
+
+    def value_grad(self, theta: torch.Tensor) -> tuple[float, torch.Tensor, torch.Tensor]:
+        """``(sum CE, its gradient in theta, the probabilities)`` in closed form.
+
+        The gradient is ``A^T (p - y)`` (bernoulli) or ``A^T (P - Y)`` (categorical, ``Y`` one-hot,
+        without the entry of ``b_0``). The probabilities are kept for :meth:`hessian`.
+        """
+        eta = self.logits(theta)
+        f = float(self._nll(eta))
+        if self.family == "bernoulli":
+            p = torch.sigmoid(eta)
+            return f, self.A.T @ (p - self.y.to(eta.dtype)), p
+        P = torch.softmax(eta, dim=1)
+        R = P.clone()
+        R[torch.arange(R.shape[0]), self.y] -= 1.0
+        G = self.A.T @ R  # (p, K): row d is the intercepts' gradient
+        g = G[: self.d].T.reshape(-1)
+        return f, torch.cat([g, G[self.d, 1:]]) if self.fit_intercept else g, P
+
+    def hessian(self, probs: torch.Tensor) -> torch.Tensor:
+        """Hessian of ``sum CE`` in ``theta`` at the probabilities ``probs`` of :meth:`value_grad`.
+
+        Bernoulli: ``A^T diag(p (1 - p)) A``. Categorical: for each pair of classes ``k <= l`` one
+        product ``A^T diag(P_k (delta_kl - P_l)) A``, whose ``X^T . X`` part is the ``(k, l)`` block
+        of the weights, its last row and column the weights' coupling with ``b_k`` and ``b_l``
+        (dropped for class 0, whose intercept is fixed), and its corner the intercepts' entry.
+        """
+        A = self.A
+        if self.family == "bernoulli":
+            return A.T @ (A * (probs * (1.0 - probs))[:, None])
+        d, K, nw = self.d, self.num_classes, self.n_weights
+        H = A.new_empty(self.size, self.size)
+        for k in range(K):
+            for m in range(k, K):
+                c = probs[:, k] * ((1.0 if k == m else 0.0) - probs[:, m])
+                block = A.T @ (A * c[:, None])
+                rows, cols = slice(k * d, (k + 1) * d), slice(m * d, (m + 1) * d)
+                H[rows, cols] = block[:d, :d]
+                if m != k:
+                    H[cols, rows] = block[:d, :d].T
+                if self.fit_intercept:  # b_k sits at nw + k - 1; b_0 is fixed
+                    if m >= 1:
+                        H[rows, nw + m - 1] = block[:d, d]
+                        H[nw + m - 1, rows] = block[:d, d]
+                    if k >= 1:
+                        H[cols, nw + k - 1] = block[d, :d]
+                        H[nw + k - 1, cols] = block[d, :d]
+                    if k >= 1:
+                        H[nw + k - 1, nw + m - 1] = H[nw + m - 1, nw + k - 1] = block[d, d]
+        return H
+
+    def start(self) -> torch.Tensor:
+        """``W = 0`` and the intercepts at the log odds of the class frequencies (their MAP at ``W = 0``)."""
+        theta = self.X.new_zeros(self.size)
+        if self.fit_intercept:
+            counts = torch.bincount(self.y, minlength=self.num_classes).to(self.X.dtype)
+            logf = torch.log(counts)
+            theta[self.n_weights:] = logf[1:] - logf[0]
+        return theta
