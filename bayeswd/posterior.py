@@ -119,7 +119,8 @@ class Posterior:
     sample_stats : dict of str to numpy.ndarray
         Per-draw statistics, shape (chain, draw): for NUTS ``diverging``, ``tree_depth``,
         ``step_size``, ``acceptance_rate`` (and ``n_steps``, the leapfrog steps of the draw, with
-        ``backend="bayeswd"``). Empty for SVI and exact draws.
+        ``backend="bayeswd"``); for the collapsed sampler ``acceptance_rate`` (the probability of
+        moving to the step's proposal) and ``accepted``. Empty for SVI, exact and Gibbs draws.
     wall_time : float
         Seconds spent inferring (warm-up, compilation, optimisation and drawing included).
     seed : int
