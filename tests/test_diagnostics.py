@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 import bayeswd as bw
 from bayeswd import _arviz
@@ -221,3 +222,27 @@ def test_svi_stopped_early_warns() -> None:
     with pytest.warns(ConvergenceWarning, match="SVI stopped after 50 steps"):
         bw.sample_posterior(p.train.X, p.train.y, sigma=p.sigma, tau=p.tau,
                             method=SVI(max_steps=50), num_samples=10, **QUIET)
+
+
+@pytest.mark.parametrize(("chains", "draws", "rho"), [(4, 1000, 0.5), (2, 7, 0.0), (4, 101, 0.95), (3, 400, -0.3)])
+def test_diagnose_equals_arviz(chains: int, draws: int, rho: float) -> None:
+    # the vectorised numbers (split_rank_statistics, tail_ess) against ArviZ's own, per
+    # parameter: AR(1) chains, one chain shifted (R-hat > 1), ties, a constant site (ArviZ's
+    # conventions: NaN R-hat, ESS = number of draws) and a positive scale
+    from bayeswd.infer.diagnostics import _diagnose_arviz, diagnose
+
+    rng = np.random.default_rng(3)
+    e = rng.standard_normal((chains, draws, 6))
+    x = np.zeros_like(e)
+    x[:, 0] = e[:, 0]
+    for t in range(1, draws):
+        x[:, t] = rho * x[:, t - 1] + e[:, t]
+    x[:, :, 0] += 0.3 * np.arange(chains)[:, None]
+    x[..., 1] = np.round(x[..., 1])
+    samples = {"coef": torch.as_tensor(x[..., :5]), "tau": torch.as_tensor(np.exp(x[..., 5])),
+               "const": torch.ones(chains, draws, dtype=torch.float64)}
+    got, want = diagnose(samples), _diagnose_arviz({k: v.numpy() for k, v in samples.items()})
+    for key in ("rhat", "ess_bulk", "ess_tail"):
+        for site in samples:
+            assert got[key][site].shape == want[key][site].shape
+            np.testing.assert_allclose(got[key][site], want[key][site], rtol=1e-9, equal_nan=True)

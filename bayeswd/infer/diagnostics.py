@@ -73,6 +73,7 @@ __all__ = [
     "rhat_bound",
     "rhat_test",
     "split_rank_statistics",
+    "tail_ess",
     "warn_diagnostics",
 ]
 
@@ -89,8 +90,24 @@ FALSE_ALARM = 0.01
 
 
 def diagnose(samples: dict[str, torch.Tensor]) -> dict[str, Any]:
-    """Rank-normalised split R-hat, bulk and tail ESS (ArviZ) of every site, per scalar parameter."""
-    data = _arviz.convert_to_dataset({k: v.numpy() for k, v in samples.items()})
+    """Rank-normalised split R-hat, bulk and tail ESS (ArviZ's numbers) of every site, per scalar parameter.
+
+    With at least 2 chains of 4 draws the numbers are computed for all parameters at once
+    (:func:`split_rank_statistics`, :func:`tail_ess`: ArviZ's algorithms vectorised, tested equal
+    to ArviZ to 1e-9); ArviZ itself loops over the parameters in Python (0.2 s for 52 parameters
+    of 4 x 1000 draws, seconds for a thousand: more than the exact and collapsed samplers take).
+    Parameters whose draws are constant or not finite, and shorter runs, go to ArviZ itself,
+    whose conventions for them (NaN R-hat; the ESS of constant draws is their number) hold.
+    """
+    arrays = {k: v.numpy() if isinstance(v, torch.Tensor) else np.asarray(v) for k, v in samples.items()}
+    first = next(iter(arrays.values()))
+    if first.shape[0] >= 2 and first.shape[1] >= 4:
+        return _diagnose_vectorised(arrays)
+    return _diagnose_arviz(arrays)
+
+
+def _diagnose_arviz(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    data = _arviz.convert_to_dataset(arrays)
     with warnings.catch_warnings():
         # numpy warns (RuntimeWarning) inside arviz on degenerate chains, e.g. a single draw or
         # constant draws; the NaN diagnostics say it (and warn_diagnostics reports them)
@@ -100,10 +117,31 @@ def diagnose(samples: dict[str, torch.Tensor]) -> dict[str, Any]:
         ess_bulk = _arviz.ess(data, method="bulk")
         ess_tail = _arviz.ess(data, method="tail")
     return {
-        "rhat": {k: np.atleast_1d(rhat[k].values) for k in samples},
-        "ess_bulk": {k: np.atleast_1d(ess_bulk[k].values) for k in samples},
-        "ess_tail": {k: np.atleast_1d(ess_tail[k].values) for k in samples},
+        "rhat": {k: np.atleast_1d(rhat[k].values) for k in arrays},
+        "ess_bulk": {k: np.atleast_1d(ess_bulk[k].values) for k in arrays},
+        "ess_tail": {k: np.atleast_1d(ess_tail[k].values) for k in arrays},
     }
+
+
+def _diagnose_vectorised(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    flat = np.concatenate([a.reshape(a.shape[0], a.shape[1], -1).astype(float) for a in arrays.values()],
+                          axis=2)
+    st = split_rank_statistics(flat, keys=("rhat_bulk", "rhat_folded", "ess_bulk"))
+    rhat = np.maximum(st["rhat_bulk"], st["rhat_folded"])
+    ess_bulk, ess_tail = st["ess_bulk"], tail_ess(flat)
+    bad = np.isnan(rhat) | np.isnan(ess_bulk)
+    if bad.any():  # constant or non-finite draws: ArviZ's own conventions for them
+        ref = _diagnose_arviz({"x": flat[..., bad]})
+        rhat[bad], ess_bulk[bad], ess_tail[bad] = ref["rhat"]["x"], ref["ess_bulk"]["x"], ref["ess_tail"]["x"]
+    out: dict[str, Any] = {"rhat": {}, "ess_bulk": {}, "ess_tail": {}}
+    start = 0
+    for name, a in arrays.items():
+        shape = a.shape[2:] or (1,)
+        size = int(np.prod(shape))
+        for key, values in (("rhat", rhat), ("ess_bulk", ess_bulk), ("ess_tail", ess_tail)):
+            out[key][name] = values[start:start + size].reshape(shape)
+        start += size
+    return out
 
 
 def nuts_diagnostics(stats: dict[str, np.ndarray], max_tree_depth: int) -> dict[str, Any]:
@@ -211,12 +249,14 @@ _STATISTICS = ("rhat_bulk", "rhat_folded", "ess_bulk", "ess_folded", "ess_bulk_w
                "ess_folded_within")
 
 
-def split_rank_statistics(draws: Any) -> dict[str, np.ndarray]:
+def split_rank_statistics(draws: Any, keys: tuple[str, ...] = _STATISTICS) -> dict[str, np.ndarray]:
     """Bulk and folded rank-normalised split R-hat and ESS of draws shaped (chain, draw, ...).
 
     The numbers of ArviZ (``rhat`` is ``max(rhat_bulk, rhat_folded)``, ``ess_bulk`` its bulk ESS,
     ``ess_folded`` its folded ESS), vectorised over the parameters: one array of length ``p``
-    each, NaN for a parameter with constant or non-finite draws.
+    each, NaN for a parameter with constant or non-finite draws. ``keys`` picks the statistics
+    computed (default: all of ``rhat_bulk``, ``rhat_folded``, ``ess_bulk``, ``ess_folded``,
+    ``ess_bulk_within``, ``ess_folded_within``).
     """
     x = np.asarray(draws, dtype=float)
     c, s = x.shape[:2]
@@ -224,7 +264,7 @@ def split_rank_statistics(draws: Any) -> dict[str, np.ndarray]:
     half = s // 2
     p = x.shape[2]
     if half < 2:
-        return {k: np.full(p, np.nan) for k in _STATISTICS}
+        return {k: np.full(p, np.nan) for k in keys}
     split = np.concatenate([x[:, :half], x[:, s - half:]], axis=0)
     flat = split.reshape(-1, p)
     bad = ~np.isfinite(flat).all(axis=0) | (np.ptp(np.nan_to_num(flat), axis=0) == 0.0)
@@ -232,11 +272,36 @@ def split_rank_statistics(draws: Any) -> dict[str, np.ndarray]:
     # (any finite, non-constant stand-in for such parameters: their statistics are NaN below)
     z = _rank_normal(split)
     zf = _rank_normal(np.abs(split - np.median(split.reshape(-1, p), axis=0)))
-    out = {"rhat_bulk": _rhat(z), "rhat_folded": _rhat(zf), "ess_bulk": _ess(z),
-           "ess_folded": _ess(zf), "ess_bulk_within": _ess(z, within=True),
-           "ess_folded_within": _ess(zf, within=True)}
+    compute = {"rhat_bulk": lambda: _rhat(z), "rhat_folded": lambda: _rhat(zf), "ess_bulk": lambda: _ess(z),
+               "ess_folded": lambda: _ess(zf), "ess_bulk_within": lambda: _ess(z, within=True),
+               "ess_folded_within": lambda: _ess(zf, within=True)}
+    out = {k: compute[k]() for k in keys}
     for v in out.values():
         v[bad] = np.nan
+    return out
+
+
+def tail_ess(draws: Any) -> np.ndarray:
+    """ArviZ's tail ESS of draws shaped (chain, draw, ...), vectorised over the parameters.
+
+    ``min`` over ``q`` in (0.05, 0.95) of the ESS of the split-chain indicator ``x <= Q(q)``
+    (``Q`` the type-7 quantile over all draws, as ArviZ takes it); an indicator that is constant
+    over the split chains has ESS equal to the number of draws (ArviZ's rule). For finite draws.
+    """
+    x = np.asarray(draws, dtype=float)
+    c, s = x.shape[:2]
+    x = x.reshape(c, s, -1)
+    half = s // 2
+    out = np.full(x.shape[2], np.inf)
+    for prob in (0.05, 0.95):
+        q = np.quantile(x.reshape(c * s, -1), prob, axis=0)
+        ind = (x <= q).astype(float)
+        split = np.concatenate([ind[:, :half], ind[:, s - half:]], axis=0)
+        constant = np.ptp(split.reshape(-1, split.shape[2]), axis=0) < np.finfo(float).resolution
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ess = _ess(split)
+        ess[constant] = split[..., 0].size
+        out = np.minimum(out, ess)
     return out
 
 
