@@ -6,12 +6,13 @@ posterior of one or two scales, ``p(sigma, tau | y)``, whose log density costs `
 after one eigendecomposition and is evaluated for many points at once. In one or two dimensions
 that density can be *tabulated*:
 
-1. **Grid.** The log density is evaluated on a regular grid in the unconstrained coordinates
-   (``u = log sigma``, ``log tau`` for the default priors), centred at the start of every method
-   (:func:`bayeswd.infer.start.gaussian_start`) and widened until the density at every edge is
+1. **Grid.** The log density is evaluated on a regular grid in whitened unconstrained
+   coordinates (``u = log sigma``, ``log tau`` for the default priors, ``u = u0 + L z`` with ``L``
+   the Laplace approximation's Cholesky factor at the start ``u0`` of every method,
+   :func:`bayeswd.infer.start.gaussian_start`), widened until the density at every edge is
    below ``exp(-EDGE_DROP)`` times its maximum, then narrowed to that region.
 2. **Proposal.** A piecewise-constant density over the grid's cells (each cell's mass the
-   density at its centre times its area), mixed with weight :data:`DEFENSIVE` with a wide
+   largest density at its centre and corners times its area), mixed with weight :data:`DEFENSIVE` with a wide
    Student-t (3 degrees of freedom, centred at the grid's mode, scaled to the grid's half-width):
    the mixture is positive everywhere, so nothing the grid missed is excluded.
 3. **Exactness.** Each chain is an independence Metropolis-Hastings chain on proposals from that
@@ -53,8 +54,8 @@ DEFENSIVE = 0.01
 SEARCH_POINTS = 64
 #: The fine grid has about this many numbers ``points^D x k`` (``k`` eigenvalues), within
 #: :data:`GRID_RANGE` points per dimension: a finer table, a higher acceptance rate.
-GRID_BUDGET = 1e7
-GRID_RANGE = {1: (1024, 8192), 2: (192, 512)}
+GRID_BUDGET = 3e7
+GRID_RANGE = {1: (1024, 8192), 2: (256, 768)}
 
 
 def grid_points(dim: int, num_eigenvalues: int) -> int:
@@ -106,7 +107,7 @@ class GridProposal:
         self.points = points
         self.lower, self.upper = lower, upper
         self.width = (upper - lower) / points
-        logp = self._evaluate(log_density, lower, upper)
+        logp = self._cell_envelope(log_density, lower, upper)
         if not bool(torch.isfinite(logp).any()):
             raise ValueError("the posterior of the scales has no finite density on its grid")
         self.log_cell = logp.reshape(-1)
@@ -131,6 +132,25 @@ class GridProposal:
         axes = self._axes(lower, upper)
         mesh = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, self.dim)
         return log_density(mesh).reshape((self.points,) * self.dim)
+
+    def _cell_envelope(self, log_density: Any, lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
+        """Per cell, the largest log density at its centre and its ``2^D`` corners.
+
+        Nearly an upper envelope of the density over the cell, so that ``p / q`` stays bounded
+        where the density is steep (a cell's centre alone can sit far below its upper edge, and
+        a proposal there then holds a chain for many steps).
+        """
+        centre = self._evaluate(log_density, lower, upper)
+        h = (upper - lower) / self.points
+        nodes = [lower[j] + h[j] * torch.arange(self.points + 1, dtype=self.dtype, device=self.device)
+                 for j in range(self.dim)]
+        mesh = torch.stack(torch.meshgrid(*nodes, indexing="ij"), dim=-1).reshape(-1, self.dim)
+        corner = log_density(mesh).reshape((self.points + 1,) * self.dim)
+        best = centre
+        for offsets in torch.cartesian_prod(*[torch.tensor([0, 1])] * self.dim).reshape(-1, self.dim):
+            index = tuple(slice(int(o), int(o) + self.points) for o in offsets)
+            best = torch.maximum(best, corner[index])
+        return best
 
     def _adjust(self, logp: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor
                 ) -> tuple[bool, torch.Tensor, torch.Tensor]:
@@ -244,18 +264,24 @@ def _sample(pot: CollapsedGaussianPotential, problem: InferenceProblem, options:
             num_samples: int, num_chains: int, seed: int) -> MethodOutput:
     init, _ = gaussian_start(problem)
     center = pot.pack(init)
+    # the grid lives in whitened coordinates z, q = center + L z, L the Cholesky factor of the
+    # Laplace approximation's covariance: a correlated (sigma, tau) posterior (a ridge when n < d)
+    # fills the box instead of its diagonal; the constant Jacobian cancels in the MH ratio
     factor = pot.curvature_factor(center)
-    if factor is not None:
-        scale = (factor @ factor.T).diagonal().sqrt()
-    else:
-        scale = torch.ones_like(center)
+    if factor is None:
+        factor = torch.eye(pot.size, dtype=center.dtype, device=center.device)
+
+    def log_density_z(Z: torch.Tensor) -> torch.Tensor:
+        return pot.log_density(center + Z @ factor.T)
+
     points = options.grid_points or grid_points(pot.size, int(pot.num_terms))
-    proposal = GridProposal(pot.log_density, center, scale, points)
+    proposal = GridProposal(log_density_z, torch.zeros_like(center), torch.ones_like(center), points)
     dev = problem.X.device
     gen = torch.Generator(device=dev).manual_seed(int(seed))
     steps = options.num_warmup + num_samples
-    x = proposal.sample(num_chains * steps, gen)
-    log_w = (pot.log_density(x) - proposal.log_prob(x)).reshape(num_chains, steps)
+    z = proposal.sample(num_chains * steps, gen)
+    log_w = (log_density_z(z) - proposal.log_prob(z)).reshape(num_chains, steps)
+    x = center + z @ factor.T
     u = torch.rand((num_chains, steps), generator=gen, dtype=DTYPE, device=dev)
     state, accept_prob = independence_chains(log_w.cpu().numpy(), u.cpu().numpy())
     kept = state[:, options.num_warmup:]

@@ -268,8 +268,8 @@ class Collapsed:
         Proposals discarded at the start of each chain (a chain starts at a draw of the proposal,
         already close to the posterior).
     grid_points : int or None, default None
-        Grid points per sampled scale (``None``: as many as about ``1e7`` numbers allow,
-        ``points^D x min(n, d)``: 1,024 to 8,192 for one scale, 192 to 512 per axis for two).
+        Grid points per sampled scale (``None``: as many as about ``3e7`` numbers allow,
+        ``points^D x min(n, d)``: 1,024 to 8,192 for one scale, 256 to 768 per axis for two).
     """
 
     num_warmup: int = 100
