@@ -42,10 +42,10 @@ def _prior_draw(rng: np.random.Generator, prior: str, tau: float, d: int) -> np.
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("prior", "n", "d"),
-    # n > d runs the laplace prior as its non-centred scale mixture; n <= d with the weights
-    # integrated out (NUTS on the mixing scales, then exact conditional draws of the weights)
+    # n > d runs the laplace prior as written (the plain density); n <= d as its scale mixture
+    # with the weights integrated out (NUTS on the mixing scales, then exact conditional draws)
     [("gaussian", 10, 2), ("laplace", 10, 2), ("laplace", 3, 4)],
-    ids=["gaussian", "laplace-mixture", "laplace-collapsed"],
+    ids=["gaussian", "laplace-direct", "laplace-collapsed"],
 )
 def test_sbc_ranks_are_uniform(prior: str, n: int, d: int, record_property) -> None:
     sigma, tau = 0.5, 0.5
