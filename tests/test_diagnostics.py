@@ -239,8 +239,10 @@ def test_diagnose_equals_arviz(chains: int, draws: int, rho: float) -> None:
         x[:, t] = rho * x[:, t - 1] + e[:, t]
     x[:, :, 0] += 0.3 * np.arange(chains)[:, None]
     x[..., 1] = np.round(x[..., 1])
+    # a site constant within each split chain but not across them (within-chain variance 0)
+    stuck = np.repeat(np.arange(chains, dtype=float)[:, None], draws, axis=1)
     samples = {"coef": torch.as_tensor(x[..., :5]), "tau": torch.as_tensor(np.exp(x[..., 5])),
-               "const": torch.ones(chains, draws, dtype=torch.float64)}
+               "const": torch.ones(chains, draws, dtype=torch.float64), "stuck": torch.as_tensor(stuck)}
     got, want = diagnose(samples), _diagnose_arviz({k: v.numpy() for k, v in samples.items()})
     for key in ("rhat", "ess_bulk", "ess_tail"):
         for site in samples:

@@ -126,10 +126,13 @@ def _diagnose_arviz(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
 def _diagnose_vectorised(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     flat = np.concatenate([a.reshape(a.shape[0], a.shape[1], -1).astype(float) for a in arrays.values()],
                           axis=2)
-    st = split_rank_statistics(flat, keys=("rhat_bulk", "rhat_folded", "ess_bulk"))
-    rhat = np.maximum(st["rhat_bulk"], st["rhat_folded"])
-    ess_bulk, ess_tail = st["ess_bulk"], tail_ess(flat)
-    bad = np.isnan(rhat) | np.isnan(ess_bulk)
+    with np.errstate(divide="ignore", invalid="ignore"):  # degenerate chains: inf or NaN, as ArviZ
+        st = split_rank_statistics(flat, keys=("rhat_bulk", "rhat_folded", "ess_bulk"))
+        rhat = np.maximum(st["rhat_bulk"], st["rhat_folded"])
+        ess_bulk, ess_tail = st["ess_bulk"], tail_ess(flat)
+    # not finite, or an R-hat so large that it is a ratio of rounding errors (chains stuck at
+    # different values): ArviZ's own numbers for those
+    bad = ~np.isfinite(rhat) | ~np.isfinite(ess_bulk) | ~np.isfinite(ess_tail) | (rhat > 1e3)
     if bad.any():  # constant or non-finite draws: ArviZ's own conventions for them
         ref = _diagnose_arviz({"x": flat[..., bad]})
         rhat[bad], ess_bulk[bad], ess_tail[bad] = ref["rhat"]["x"], ref["ess_bulk"]["x"], ref["ess_tail"]["x"]
@@ -270,6 +273,12 @@ def split_rank_statistics(draws: Any, keys: tuple[str, ...] = _STATISTICS) -> di
     bad = ~np.isfinite(flat).all(axis=0) | (np.ptp(np.nan_to_num(flat), axis=0) == 0.0)
     split[..., bad] = np.arange(split[..., 0].size, dtype=float).reshape(split.shape[:2])[..., None]
     # (any finite, non-constant stand-in for such parameters: their statistics are NaN below)
+    with np.errstate(divide="ignore", invalid="ignore"):  # chains stuck at different values: inf
+        return _split_rank_statistics(split, bad, p, keys)
+
+
+def _split_rank_statistics(split: np.ndarray, bad: np.ndarray, p: int, keys: tuple[str, ...]
+                           ) -> dict[str, np.ndarray]:
     z = _rank_normal(split)
     zf = _rank_normal(np.abs(split - np.median(split.reshape(-1, p), axis=0)))
     compute = {"rhat_bulk": lambda: _rhat(z), "rhat_folded": lambda: _rhat(zf), "ess_bulk": lambda: _ess(z),
