@@ -29,6 +29,22 @@ _ROUNDING = 1e-13
 _FLOOR = 1e-9
 
 
+class _RoundingFloor:
+    """The stopping rule of a Newton-type loop at the rounding floor.
+
+    Three steps in a row below :data:`_FLOOR` that fail to halve the best optimality so far: the
+    gradient (or KKT violation) no longer shrinks.
+    """
+
+    def __init__(self) -> None:
+        self.stalls, self.best = 0, math.inf
+
+    def reached(self, optimality: float) -> bool:
+        self.stalls = self.stalls + 1 if optimality < _FLOOR and optimality >= 0.5 * self.best else 0
+        self.best = min(self.best, optimality)
+        return self.stalls >= 3
+
+
 def _gradient_scale(prob: GLMProblem) -> float:
     """``max(1, max |grad f(0)|)``: the scale of the optimality residual."""
     return max(1.0, float(prob.value_grad(prob.X.new_zeros(prob.size))[1].abs().max()))
@@ -62,7 +78,7 @@ def newton(prob: GLMProblem, max_iter: int, tol: float) -> tuple[torch.Tensor, i
     theta = prob.start()
     pen = torch.zeros(prob.size, dtype=theta.dtype, device=theta.device)
     pen[:nw] = lam
-    stalls, best = 0, math.inf
+    floor = _RoundingFloor()
     for it in range(max_iter + 1):
         f, g, probs = prob.value_grad(theta)
         g = g + pen * theta
@@ -72,9 +88,7 @@ def newton(prob: GLMProblem, max_iter: int, tol: float) -> tuple[torch.Tensor, i
             return theta, it, True, optimality
         if it == max_iter:
             break
-        stalls = stalls + 1 if optimality < _FLOOR and optimality >= 0.5 * best else 0
-        best = min(best, optimality)
-        if stalls >= 3:  # at the rounding floor: the gradient no longer shrinks
+        if floor.reached(optimality):
             break
         H = prob.hessian(probs)
         H.diagonal().add_(pen)
@@ -227,7 +241,7 @@ def proximal_newton(
     theta = prob.start()
     pen = np.zeros(prob.size, dtype=bool)
     pen[:nw] = True
-    stalls, best = 0, math.inf
+    floor = _RoundingFloor()
     for it in range(max_iter + 1):
         f, g_t, probs = prob.value_grad(theta)
         g, th = g_t.cpu().numpy(), theta.cpu().numpy()
@@ -238,9 +252,7 @@ def proximal_newton(
             return theta, it, True, optimality
         if it == max_iter:
             break
-        stalls = stalls + 1 if optimality < _FLOOR and optimality >= 0.5 * best else 0
-        best = min(best, optimality)
-        if stalls >= 3:  # at the rounding floor: the violation no longer shrinks
+        if floor.reached(optimality):
             break
         work = ~pen | (th != 0) | (np.abs(g) > lam * (1.0 - 1e-6))
         H = prob.hessian(probs).cpu().numpy()
