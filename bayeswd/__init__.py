@@ -12,7 +12,16 @@ scikit-learn (``pip install bayeswd[sklearn]``).
 import importlib
 from typing import Any
 
-from bayeswd.classification import ClassifierMAPResult, logistic_C, map_classifier
+from bayeswd.classification import (
+    ClassifierMAPResult,
+    ClassifierPosterior,
+    LaplaceApprox,
+    classifier_cv,
+    classifier_evidence,
+    logistic_C,
+    map_classifier,
+    plot_classifier_selection,
+)
 from bayeswd.conventions import (
     bayesian_ridge_precisions,
     conventions_table,
@@ -71,6 +80,11 @@ __version__ = "0.1.0"
 __all__ = [
     "BayeswdWarning",
     "ClassifierMAPResult",
+    "ClassifierPosterior",
+    "LaplaceApprox",
+    "classifier_cv",
+    "classifier_evidence",
+    "plot_classifier_selection",
     "CategoricalEncoding",
     "ConvergenceWarning",
     "DiagnosticWarning",

@@ -32,6 +32,7 @@ from bayeswd._validation import (
     is_dask_input,
     resolve_device,
 )
+from bayeswd.classification.posterior import ClassifierPosterior
 from bayeswd.conventions import PRIORS
 from bayeswd.exceptions import BayeswdWarning, ConvergenceWarning
 from bayeswd.infer.collapsed import check_collapsed, sample_collapsed
@@ -53,6 +54,7 @@ from bayeswd.infer.options import (
 from bayeswd.infer.pyro_nuts import sample_pyro_nuts
 from bayeswd.infer.start import InferenceProblem, check_scale_prior, default_hyperpriors
 from bayeswd.infer.svi import fit_svi
+from bayeswd.model import FAMILIES
 from bayeswd.stats import sufficient_statistics
 
 __all__ = ["Posterior", "PredictiveInterval", "sample_posterior"]
@@ -357,6 +359,25 @@ class Posterior:
         return idata
 
 
+def _classifier(X: Any, y: Any, *, family: str, sigma: Any, deprecated: dict[str, Any], **kwargs: Any
+                ) -> ClassifierPosterior:
+    """``sample_posterior`` for the bernoulli and categorical families."""
+    from bayeswd.classification.posterior import _sample
+
+    if sigma is not None:
+        raise ValueError(
+            f"`sigma` has no meaning for family={family!r} (a classifier has no noise scale) and must "
+            f"be left at None; got {sigma!r}."
+        )
+    if deprecated:
+        raise TypeError(
+            f"sample_posterior(family={family!r}) got unexpected keyword argument(s) "
+            f"{', '.join(map(repr, deprecated))}; set a method's settings on its options object, "
+            "e.g. method=NUTS(num_warmup=500)."
+        )
+    return _sample(X, y, family=family, stacklevel=4, **kwargs)
+
+
 def _own(t: torch.Tensor) -> torch.Tensor:
     """The result's CPU copy of the data, or a view for data over ``_COPY_MAX_ELEMENTS``.
 
@@ -391,8 +412,9 @@ def sample_posterior(
     device: str | torch.device = "auto",
     fit_intercept: bool = True,
     progress_bar: bool = True,
+    family: str = "gaussian",
     **deprecated: Any,
-) -> Posterior:
+) -> Posterior | ClassifierPosterior:
     r"""Draw from the posterior of Bayesian linear regression with a gaussian or laplace prior.
 
     The model (:func:`bayeswd.model.linear_regression_model`) is
@@ -452,6 +474,12 @@ def sample_posterior(
         Sample a flat-prior intercept; ``False`` fixes it at 0.
     progress_bar : bool, default True
         Show a tqdm progress bar (NUTS, SVI, Gibbs; exact and collapsed draws take no loop).
+    family : {"gaussian", "bernoulli", "categorical"}, default "gaussian"
+        The likelihood. ``"bernoulli"`` (logistic regression, two labels) and ``"categorical"``
+        (softmax regression) hand the call to
+        :func:`bayeswd.classification.sample_classifier_posterior` (``sigma`` must then be left at
+        ``None``; ``method`` is ``"auto"``, ``"nuts"``, ``"gibbs"`` (Polya-Gamma, bernoulli) or
+        ``"laplace_approx"``) and return a :class:`bayeswd.classification.ClassifierPosterior`.
     **deprecated
         The settings of a method given as keywords (``num_warmup``, ``backend``,
         ``target_accept_prob``, ``max_tree_depth``, ``dense_mass``, ``jit_compile``, ``guide``,
@@ -462,7 +490,8 @@ def sample_posterior(
     Returns
     -------
     Posterior
-        Draws with leading ``(chain, draw)`` axes, diagnostics and settings.
+        Draws with leading ``(chain, draw)`` axes, diagnostics and settings (a
+        :class:`~bayeswd.classification.ClassifierPosterior` for a classification ``family``).
 
     Raises
     ------
@@ -500,6 +529,11 @@ def sample_posterior(
     >>> post.samples["coef"].shape
     torch.Size([4, 1000, 200])
     """
+    family = check_choice(family, "family", FAMILIES)
+    if family != "gaussian":
+        return _classifier(X, y, family=family, prior=prior, sigma=sigma, tau=tau, method=method,
+                           num_samples=num_samples, num_chains=num_chains, seed=seed, device=device,
+                           fit_intercept=fit_intercept, progress_bar=progress_bar, deprecated=deprecated)
     prior = check_choice(prior, "prior", PRIORS)
     options = resolve_method(method, deprecated, stacklevel=3)
     num_samples = check_positive_int(num_samples, "num_samples")

@@ -6,6 +6,11 @@
 intercepts unpenalised. :mod:`bayeswd.classification.conventions` converts ``tau`` to scikit-learn's
 ``C``, torch's ``weight_decay`` and a from-scratch penalty. docs/classification.md has the model, the
 identifiability of the softmax and every convention.
+
+:func:`sample_classifier_posterior` (also :func:`bayeswd.sample_posterior` with ``family=``) draws
+the full posterior (NUTS, Polya-Gamma Gibbs, the Laplace approximation); :func:`classifier_cv` and
+:func:`classifier_evidence` choose ``tau`` (scikit-learn's ``C``) by cross-validation, matching
+``LogisticRegressionCV``, or by the Laplace-approximation evidence.
 """
 
 from bayeswd.classification.conventions import (
@@ -26,11 +31,37 @@ from bayeswd.classification.map import (
     classifier_objective,
     map_classifier,
 )
+from bayeswd.classification.plots import plot_classifier_selection
+from bayeswd.classification.posterior import (
+    ClassifierPosterior,
+    LaplaceApprox,
+    sample_classifier_posterior,
+)
+from bayeswd.classification.selection import (
+    CLASSIFIER_SCORINGS,
+    ClassifierCVResult,
+    ClassifierEvidenceResult,
+    classifier_cv,
+    classifier_evidence,
+    classifier_log_evidence,
+    stratified_folds,
+)
 
 __all__ = [
     "CLASSIFIER_FAMILIES",
     "CLASSIFIER_LOSSES",
+    "CLASSIFIER_SCORINGS",
+    "ClassifierCVResult",
+    "ClassifierEvidenceResult",
     "ClassifierMAPResult",
+    "ClassifierPosterior",
+    "LaplaceApprox",
+    "classifier_cv",
+    "classifier_evidence",
+    "classifier_log_evidence",
+    "plot_classifier_selection",
+    "sample_classifier_posterior",
+    "stratified_folds",
     "classifier_conventions_table",
     "classifier_lam",
     "classifier_objective",
