@@ -10,6 +10,9 @@ posterior; the methods are
   equal to Pyro's), preconditioned by the Laplace approximation at the MAP;
 * ``"gibbs"`` (:class:`bayeswd.infer.Gibbs`): the Polya-Gamma Gibbs sampler of the bernoulli family
   (:mod:`bayeswd.classification.pg_gibbs`), exact, all chains batched;
+* ``"laplace_mh"`` (:class:`~bayeswd.classification.imh.LaplaceMH`): independence
+  Metropolis-Hastings with the Laplace approximation as proposal, exact, every proposal evaluated in
+  batched matrix products (``tau`` fixed);
 * ``"laplace_approx"`` (:class:`LaplaceApprox`): independent draws of the gaussian approximation at
   the MAP; fast and approximate (gaussian prior, ``tau`` fixed);
 * ``"auto"``: the fastest exact method for the model (see :func:`choose_classifier_method`).
@@ -40,14 +43,21 @@ from bayeswd._validation import (
     resolve_device,
 )
 from bayeswd.classification.conventions import classifier_lam, logistic_C
+from bayeswd.classification.imh import AUTO_MIN_ACCEPT, LaplaceMH, pilot_acceptance, sample_laplace_mh
 from bayeswd.classification.map import _family, _labels
-from bayeswd.classification.potential import ClassifierPotential, gaussian_approximation, site_draws
+from bayeswd.classification.potential import (
+    ClassifierPotential,
+    GaussianApproximation,
+    gaussian_approximation,
+    site_draws,
+)
 from bayeswd.classification.problem import GLMProblem
 from bayeswd.conventions import PRIORS
 from bayeswd.infer.chains import run_chains
 from bayeswd.infer.diagnostics import diagnose, nuts_diagnostics, warn_diagnostics
 from bayeswd.infer.nuts import run_chain
 from bayeswd.infer.options import NUTS, Gibbs
+from bayeswd.infer.runtime import one_thread_if_small
 from bayeswd.infer.start import MethodOutput, check_scale_prior, rms_column_sd
 
 __all__ = [
@@ -65,7 +75,7 @@ DEFAULT_TAU_SCALE = 2.5
 #: NUTS runs a sampled ``tau`` centred when the data add this many times the prior's precision to
 #: the median weight, non-centred otherwise (:func:`prefers_noncentred`).
 CENTRED_MIN_RATIO = 10.0
-CLASSIFIER_METHODS = ("auto", "nuts", "gibbs", "laplace_approx")
+CLASSIFIER_METHODS = ("auto", "nuts", "gibbs", "laplace_mh", "laplace_approx")
 
 
 @dataclass(frozen=True)
@@ -81,30 +91,41 @@ class LaplaceApprox:
     name: ClassVar[str] = "laplace_approx"
 
 
-_OPTION_CLASSES = {"nuts": NUTS, "gibbs": Gibbs, "laplace_approx": LaplaceApprox}
+_OPTION_CLASSES = {"nuts": NUTS, "gibbs": Gibbs, "laplace_mh": LaplaceMH, "laplace_approx": LaplaceApprox}
 
 
-def choose_classifier_method(family: str, prior: str, tau: Any) -> tuple[Any, str]:
-    """The method ``method="auto"`` runs for a classifier, and why.
+def choose_classifier_method(prob: GLMProblem, tau: Any, approx: GaussianApproximation, num_chains: int,
+                             seed: int) -> tuple[Any, str, float | None]:
+    """The method ``method="auto"`` runs for a classifier, why, and the pilot acceptance.
 
-    NUTS on the closed-form potential, preconditioned by the Laplace approximation: the posterior
-    of a logistic or softmax regression is close to gaussian wherever the rows outnumber the
-    parameters, and then NUTS takes few leapfrog steps per nearly independent draw.
+    With ``tau`` fixed, a pilot of independence Metropolis-Hastings on the Laplace approximation
+    (:func:`~bayeswd.classification.imh.pilot_acceptance`): when it accepts at least
+    :data:`~bayeswd.classification.imh.AUTO_MIN_ACCEPT` of its proposals the independence sampler
+    runs (a few batched matrix products for every draw of every chain); otherwise, and with ``tau``
+    sampled, NUTS on the closed-form potential with the Laplace approximation as metric.
     """
-    del family, prior, tau
-    return NUTS(), ("classifier: NUTS on the closed-form potential, metric from the Laplace "
-                    "approximation at the MAP")
+    if isinstance(tau, float):
+        acc = pilot_acceptance(prob, approx, num_chains, seed)
+        if acc >= AUTO_MIN_ACCEPT:
+            return LaplaceMH(), (f"tau fixed and the Laplace approximation a good proposal (pilot "
+                                 f"acceptance {acc:.2f} >= {AUTO_MIN_ACCEPT}): independence "
+                                 "Metropolis-Hastings on it"), acc
+        why = (f"tau fixed but the posterior far from the Laplace approximation (pilot acceptance "
+               f"{acc:.2f} < {AUTO_MIN_ACCEPT}): NUTS with it as metric")
+        return NUTS(), why, None
+    return NUTS(), "tau sampled: NUTS on the closed-form potential, the Laplace approximation as metric", None
 
 
 def _resolve(method: Any) -> Any:
-    if isinstance(method, (NUTS, Gibbs, LaplaceApprox)):
+    if isinstance(method, (NUTS, Gibbs, LaplaceApprox, LaplaceMH)):
         return method
     if isinstance(method, str):
         name = check_choice(method, "method", CLASSIFIER_METHODS)
         return None if name == "auto" else _OPTION_CLASSES[name]()
     raise TypeError(
-        "`method` for a classifier must be one of 'auto', 'nuts', 'gibbs', 'laplace_approx' or an "
-        f"options object (NUTS, Gibbs, LaplaceApprox); got {type(method).__name__}."
+        "`method` for a classifier must be one of 'auto', 'nuts', 'gibbs', 'laplace_mh', "
+        "'laplace_approx' or an options object (NUTS, Gibbs, LaplaceMH, LaplaceApprox); got "
+        f"{type(method).__name__}."
     )
 
 
@@ -334,14 +355,14 @@ def _tau_argument(tau: Any) -> Any:
 
 
 def sample_nuts_classifier(prob: GLMProblem, tau_prior: Any, options: NUTS, *, num_samples: int,
-                           num_chains: int, seed: int, progress_bar: bool) -> MethodOutput:
+                           num_chains: int, seed: int, progress_bar: bool,
+                           approx: GaussianApproximation) -> MethodOutput:
     """NUTS (bayeswd's) on :class:`ClassifierPotential`, metric from the Laplace approximation.
 
     With ``tau`` sampled the MAP and the Hessian are taken at the prior median of ``tau``, and
     ``log tau`` starts with the variance of its conditional given the weights
     (:func:`~bayeswd.classification.potential.tau_variance`); the warm-up adapts the diagonal.
     """
-    approx = gaussian_approximation(prob)
     noncentred = tau_prior is not None and prefers_noncentred(prob, approx)
     pot = ClassifierPotential(prob, tau_prior, noncentred=noncentred)
     mu = pot.pack(approx.mean, prob.tau)
@@ -386,10 +407,10 @@ def prefers_noncentred(prob: GLMProblem, approx: Any) -> bool:
 
 
 def sample_laplace_approx(prob: GLMProblem, tau_prior: Any, options: LaplaceApprox, *, num_samples: int,
-                          num_chains: int, seed: int, progress_bar: bool) -> MethodOutput:
+                          num_chains: int, seed: int, progress_bar: bool,
+                          approx: GaussianApproximation) -> MethodOutput:
     """Independent draws of the Laplace approximation (gaussian prior, ``tau`` fixed)."""
     del options, progress_bar, tau_prior
-    approx = gaussian_approximation(prob)
     gen = torch.Generator(device=prob.X.device).manual_seed(seed)
     z = torch.randn((num_chains, num_samples, prob.size), generator=gen, dtype=DTYPE, device=prob.X.device)
     theta = approx.mean + z @ approx.chol.T
@@ -397,10 +418,19 @@ def sample_laplace_approx(prob: GLMProblem, tau_prior: Any, options: LaplaceAppr
     return MethodOutput(samples=site_draws(prob, theta), sample_stats={}, info=info)
 
 
+def _sample_laplace_mh(prob: GLMProblem, tau_prior: Any, options: LaplaceMH, *, num_samples: int,
+                       num_chains: int, seed: int, progress_bar: bool, approx: GaussianApproximation,
+                       pilot: float | None = None) -> MethodOutput:
+    del tau_prior, progress_bar  # batched: no loop worth a bar
+    return sample_laplace_mh(prob, approx, options, num_samples=num_samples, num_chains=num_chains,
+                             seed=seed, pilot=pilot)
+
+
 def _sample_gibbs(prob: GLMProblem, tau_prior: Any, options: Gibbs, *, num_samples: int, num_chains: int,
-                  seed: int, progress_bar: bool) -> MethodOutput:
+                  seed: int, progress_bar: bool, approx: GaussianApproximation | None = None) -> MethodOutput:
     from bayeswd.classification.pg_gibbs import sample_pg_gibbs
 
+    del approx
     out = sample_pg_gibbs(prob, tau_prior=tau_prior, options=options, num_samples=num_samples,
                           num_chains=num_chains, seed=seed, progress_bar=progress_bar)
     samples = site_draws(prob, out.samples["theta"])
@@ -409,7 +439,8 @@ def _sample_gibbs(prob: GLMProblem, tau_prior: Any, options: Gibbs, *, num_sampl
     return MethodOutput(samples=samples, sample_stats=out.sample_stats, info=out.info)
 
 
-_RUNNERS = {NUTS: sample_nuts_classifier, Gibbs: _sample_gibbs, LaplaceApprox: sample_laplace_approx}
+_RUNNERS = {NUTS: sample_nuts_classifier, Gibbs: _sample_gibbs, LaplaceApprox: sample_laplace_approx,
+            LaplaceMH: _sample_laplace_mh}
 
 
 def sample_classifier_posterior(
@@ -501,10 +532,8 @@ def _sample(X: Any, y: Any, *, prior: str, tau: Any, family: str, method: Any, n
     Xt, names = as_design(X, device=dev)
     classes, codes = _labels(y, Xt.shape[0])
     fam = _family(family, classes.shape[0])
-    choice = None
-    if options is None:
-        options, choice = choose_classifier_method(fam, prior, tau)
-    name = type(options).name
+    if isinstance(options, LaplaceMH) and not isinstance(tau, float):
+        raise ValueError("method='laplace_mh' needs a fixed `tau`; got tau sampled. Use method='nuts'.")
     if isinstance(options, LaplaceApprox) and (prior != "gaussian" or not isinstance(tau, float)):
         given = tau if isinstance(tau, float) else "sampled"
         raise ValueError(
@@ -526,8 +555,17 @@ def _sample(X: Any, y: Any, *, prior: str, tau: Any, family: str, method: Any, n
     tau0 = tau if isinstance(tau, float) else _prior_median(tau_prior)
     yt = torch.from_numpy(codes.astype(np.int64)).to(dev)
     prob = GLMProblem(Xt, yt, fam, prior, tau0, fit_intercept, int(classes.shape[0]))
-    out = _RUNNERS[type(options)](prob, tau_prior, options, num_samples=num_samples,
-                                  num_chains=num_chains, seed=seed, progress_bar=progress_bar)
+    with one_thread_if_small(dev, prob.size):
+        approx = None if isinstance(options, Gibbs) else gaussian_approximation(prob)
+        choice, extra = None, {}
+        if options is None:
+            options, choice, pilot = choose_classifier_method(prob, tau, approx, num_chains, seed)
+            if pilot is not None:
+                extra["pilot"] = pilot
+        out = _RUNNERS[type(options)](prob, tau_prior, options, num_samples=num_samples,
+                                      num_chains=num_chains, seed=seed, progress_bar=progress_bar,
+                                      approx=approx, **extra)
+    name = type(options).name
     order = [k for k in ("coef", "intercept", "tau") if k in out.samples]
     samples = {k: out.samples[k].detach().to("cpu", DTYPE).contiguous() for k in order}
     wall = time.perf_counter() - start
@@ -536,9 +574,9 @@ def _sample(X: Any, y: Any, *, prior: str, tau: Any, family: str, method: Any, n
         diag.update(nuts_diagnostics(out.sample_stats, options.max_tree_depth))
         warn_diagnostics(diag, out.sample_stats, num_chains, samples=samples, num_draws=num_samples,
                          stacklevel=stacklevel)
-    elif isinstance(options, Gibbs):
+    elif isinstance(options, (Gibbs, LaplaceMH)):
         warn_diagnostics(diag, out.sample_stats, num_chains, samples=samples, num_draws=num_samples,
-                         stacklevel=stacklevel, sampler="Gibbs")
+                         stacklevel=stacklevel, sampler=type(options).__name__)
     return ClassifierPosterior(
         samples=samples, method=name, family=fam, prior=prior,
         tau=tau if isinstance(tau, float) else None, hyperpriors=hyper, classes_=classes,

@@ -22,8 +22,8 @@ from bayeswd.classification.problem import GLMProblem
 from bayeswd.classification.solvers import newton, proximal_newton
 from bayeswd.infer.potentials import Scale
 
-__all__ = ["ClassifierPotential", "GaussianApproximation", "gaussian_approximation", "site_draws",
-           "tau_variance"]
+__all__ = ["ClassifierPotential", "GaussianApproximation", "batched_log_density", "gaussian_approximation",
+           "site_draws", "tau_variance"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -161,6 +161,32 @@ def site_draws(prob: GLMProblem, theta: torch.Tensor) -> dict[str, torch.Tensor]
         b = theta[..., prob.n_weights:]
         out["intercept"] = b[..., 0] if prob.family == "bernoulli" else b
     return out
+
+
+def batched_log_density(prob: GLMProblem, theta: torch.Tensor) -> torch.Tensor:
+    """``log p(y, theta)`` (``= -U``, every constant included, ``tau`` fixed) at draws ``(S, P)``.
+
+    One batched product ``(S, m, d) x (n, d)`` for the logits of every draw and row.
+    """
+    S, nw = theta.shape[0], prob.n_weights
+    W = theta[:, :nw].reshape(S, prob.m, prob.d)
+    eta = torch.einsum("nd,smd->snm", prob.X, W)
+    if prob.fit_intercept:
+        b = theta[:, nw:]
+        if prob.family == "categorical":
+            b = torch.cat([b.new_zeros(S, 1), b], 1)
+        eta = eta + b[:, None, :]
+    if prob.family == "bernoulli":
+        e = eta[..., 0]
+        ll = -(e.clamp(min=0) + torch.log1p(torch.exp(-e.abs()))).sum(1) + e @ prob.y.to(e.dtype)
+    else:
+        picked = eta.gather(2, prob.y.view(1, -1, 1).expand(S, -1, 1)).sum((1, 2))
+        ll = picked - torch.logsumexp(eta, -1).sum(1)
+    w = theta[:, :nw]
+    tau = prob.tau
+    if prob.prior == "gaussian":
+        return ll - (w * w).sum(1) / (2.0 * tau * tau) - nw * (_HALF_LOG_2PI + math.log(tau))
+    return ll - w.abs().sum(1) / tau - nw * math.log(2.0 * tau)
 
 
 class GaussianApproximation(NamedTuple):

@@ -349,6 +349,8 @@ REMEDIES = {
     "NUTS": "Run more warm-up and draws, or raise target_accept_prob.",
     "Gibbs": "Run more warm-up and draws, or thin more (method=Gibbs(thin=...)).",
     "Collapsed": "Draw more (num_samples), or tabulate finer (method=Collapsed(grid_points=...)).",
+    "LaplaceMH": ("The posterior is far from its Laplace approximation: use method='nuts', or thin more "
+                  "(method=LaplaceMH(thin=...))."),
 }
 
 
