@@ -16,6 +16,7 @@ from bayeswd.classification import (
     ClassifierMAPResult,
     ClassifierPosterior,
     LaplaceApprox,
+    LaplaceMH,
     classifier_cv,
     classifier_evidence,
     logistic_C,
@@ -82,6 +83,7 @@ __all__ = [
     "ClassifierMAPResult",
     "ClassifierPosterior",
     "LaplaceApprox",
+    "LaplaceMH",
     "classifier_cv",
     "classifier_evidence",
     "plot_classifier_selection",
@@ -152,11 +154,14 @@ __all__ = [
 ]
 
 #: The scikit-learn estimators, exported lazily (scikit-learn is the optional extra ``sklearn``).
-_ESTIMATORS = ("BayesianLinearRegression", "MAPRegression")
+_ESTIMATORS = ("BayesianLinearRegression", "MAPRegression", "BayesianLogisticRegression", "MAPClassifier")
 
 
 def __getattr__(name: str) -> Any:
-    """``bayeswd.BayesianLinearRegression`` and ``bayeswd.MAPRegression``, imported on first use.
+    """The scikit-learn estimators, imported on first use.
+
+    ``bayeswd.BayesianLinearRegression``, ``bayeswd.MAPRegression``,
+    ``bayeswd.BayesianLogisticRegression`` and ``bayeswd.MAPClassifier`` (:mod:`bayeswd.estimators`).
 
     Raises ``ImportError`` naming ``pip install bayeswd[sklearn]`` when scikit-learn is missing.
     """

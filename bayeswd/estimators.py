@@ -1,6 +1,6 @@
-"""scikit-learn estimators: Bayesian linear regression and its MAP, in bayeswd's conventions.
+"""scikit-learn estimators: Bayesian linear and logistic regression and their MAPs, in bayeswd's conventions.
 
-Two estimators follow scikit-learn's conventions (``get_params`` / ``set_params``, no work in
+Four estimators follow scikit-learn's conventions (``get_params`` / ``set_params``, no work in
 ``__init__``, fitted attributes with a trailing underscore, ``n_features_in_`` and
 ``feature_names_in_``), so they work in ``Pipeline``, ``GridSearchCV`` and ``cross_val_score``:
 
@@ -8,11 +8,18 @@ Two estimators follow scikit-learn's conventions (``get_params`` / ``set_params`
   laplace prior), with the posterior predictive mean and sd from ``predict(X, return_std=True)``
   and draws of new targets from ``sample_y``;
 * :class:`MAPRegression`: the posterior mode of :func:`bayeswd.map_fit`, parameterised by the
-  ``alpha`` of scikit-learn's ``Ridge`` (gaussian prior) or ``Lasso`` (laplace prior).
+  ``alpha`` of scikit-learn's ``Ridge`` (gaussian prior) or ``Lasso`` (laplace prior);
+* :class:`BayesianLogisticRegression`: the posterior of logistic or softmax regression
+  (:func:`bayeswd.classification.sample_classifier_posterior`), predicting the posterior
+  predictive class probabilities;
+* :class:`MAPClassifier`: the posterior mode of :func:`bayeswd.map_classifier`, parameterised by
+  the ``C`` of scikit-learn's ``LogisticRegression`` (its ``coef_``, ``intercept_`` and
+  ``predict_proba``).
 
 scikit-learn is an optional dependency: ``pip install bayeswd[sklearn]``. ``import bayeswd`` does
-not need it; ``bayeswd.BayesianLinearRegression`` and ``bayeswd.MAPRegression`` import this module
-on first use.
+not need it; ``bayeswd.BayesianLinearRegression``, ``bayeswd.MAPRegression``,
+``bayeswd.BayesianLogisticRegression`` and ``bayeswd.MAPClassifier`` import this module on first
+use.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from scipy.special import expit, log_expit, log_softmax, softmax
 
 from bayeswd._validation import (
     check_bool,
@@ -32,6 +40,16 @@ from bayeswd._validation import (
     check_seed,
     describe,
     resolve_device,
+)
+from bayeswd.classification.conventions import tau_from_logistic_C
+from bayeswd.classification.map import CLASSIFIER_FAMILIES, map_classifier
+from bayeswd.classification.posterior import (
+    _resolve as _resolve_classifier_method,
+)
+from bayeswd.classification.posterior import (
+    _tau_argument,
+    choose_classifier_method,
+    sample_classifier_posterior,
 )
 from bayeswd.conventions import PRIORS
 from bayeswd.exact import covariance_factor, gaussian_posterior_from_stats
@@ -43,8 +61,9 @@ from bayeswd.stats import sufficient_statistics
 
 try:
     import sklearn  # noqa: F401  (first: a missing scikit-learn fails here, with the message below)
-    from sklearn.base import BaseEstimator, RegressorMixin
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.utils import check_random_state
+    from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted
 except ImportError as err:  # pragma: no cover - exercised in a test with scikit-learn hidden
     raise ImportError(
@@ -57,7 +76,7 @@ try:  # scikit-learn >= 1.6
 except ImportError:  # pragma: no cover - scikit-learn 1.3 to 1.5
     _sklearn_validate_data = None
 
-__all__ = ["BayesianLinearRegression", "MAPRegression"]
+__all__ = ["BayesianLinearRegression", "BayesianLogisticRegression", "MAPClassifier", "MAPRegression"]
 
 #: How ``sigma=None`` / ``tau=None`` are resolved by :class:`BayesianLinearRegression`.
 SCALE_SELECTIONS = ("evidence", "sample")
@@ -85,6 +104,39 @@ def _validate(estimator: BaseEstimator, X: Any, y: Any = None, *, reset: bool) -
     if reset:  # y_numeric keeps integer targets as they are: float64 like X
         return out[0], np.asarray(out[1], dtype=np.float64)
     return out
+
+
+def _validate_labels(estimator: BaseEstimator, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's input validation for a classifier's fit: float64 ``X``, class labels ``y``.
+
+    ``y`` keeps its labels (numbers, strings, booleans); a continuous or multi-output ``y`` raises
+    scikit-learn's ``ValueError`` ("Unknown label type"), a 2-D column warns and is raveled.
+    """
+    kwargs: dict[str, Any] = {"dtype": np.float64, "reset": True, "ensure_min_samples": 2}
+    if _sklearn_validate_data is not None:
+        X, y = _sklearn_validate_data(estimator, X, y, **kwargs)
+    else:  # pragma: no cover - scikit-learn < 1.6
+        X, y = estimator._validate_data(X, y, **kwargs)
+    check_classification_targets(y)
+    return X, y
+
+
+def _sklearn_layout(coef: np.ndarray, intercept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Convert bayeswd's ``(coef, intercept)`` to ``LogisticRegression``'s ``(coef_, intercept_)``.
+
+    Bernoulli (``coef`` of shape ``(d,)``, ``intercept`` of shape ``()``): ``coef_`` ``(1, d)``,
+    ``intercept_`` ``(1,)``, the log odds of ``classes_[1]``. Categorical (``coef`` ``(d, K)``,
+    ``intercept`` ``(K,)`` with the reference class's ``intercept[0] == 0``): with ``K > 2``,
+    ``coef_ = coef.T`` of shape ``(K, d)`` and the intercepts shifted to sum to zero (scikit-learn's
+    choice; the softmax does not see a common shift); with ``K == 2``, the binary layout of the
+    difference ``coef[:, 1] - coef[:, 0]``, ``intercept[1] - intercept[0]`` (the same
+    probabilities).
+    """
+    if coef.ndim == 1:
+        return coef[None, :].copy(), np.reshape(intercept, (1,)).astype(np.float64)
+    if coef.shape[1] == 2:
+        return (coef[:, 1] - coef[:, 0])[None, :], np.array([intercept[1] - intercept[0]], dtype=np.float64)
+    return coef.T.copy(), intercept - intercept.mean()
 
 
 def _tensor(a: np.ndarray) -> torch.Tensor:
@@ -541,3 +593,456 @@ class MAPRegression(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         return _validate(self, X, reset=False) @ self.coef_ + self.intercept_
+
+
+class MAPClassifier(ClassifierMixin, BaseEstimator):
+    r"""The MAP of logistic / softmax regression under a gaussian or laplace prior, with scikit-learn's ``C``.
+
+    :func:`bayeswd.map_classifier` with the penalty given as the ``C`` of scikit-learn's
+    ``LogisticRegression`` for the same prior (docs/classification.md):
+
+    * ``prior="gaussian"``: ``LogisticRegression(C, l1_ratio=0)`` (``penalty="l2"``), minimising
+      ``C sum_i CE_i + ||W||^2 / 2``; the gaussian prior ``Normal(0, tau^2)`` with ``C = tau^2``.
+    * ``prior="laplace"``: ``LogisticRegression(C, l1_ratio=1, solver="saga")`` (``penalty="l1"``),
+      minimising ``C sum_i CE_i + ||W||_1``; the laplace prior ``Laplace(0, tau)`` with ``C = tau``.
+
+    ``CE_i`` is the log loss of row ``i`` (summed over the rows, not averaged) and the intercepts
+    are not penalised (a flat prior). So ``MAPClassifier(C=c)`` has the coefficients and the
+    ``predict_proba`` of ``LogisticRegression(C=c)`` fitted to convergence with the solvers
+    ``"lbfgs"``, ``"newton-cg"``, ``"newton-cholesky"``, ``"sag"`` or ``"saga"`` (the only one for
+    L1 with more than two classes), and a grid search over ``C`` is the grid search users know.
+    ``solver="liblinear"`` is a *different* model: it penalises the intercept (the weight of a
+    constant column of value ``intercept_scaling``, shrunk like the other weights), so its
+    estimates differ unless ``intercept_scaling`` is large; it also has no multinomial model.
+
+    Parameters
+    ----------
+    C : float, default 1.0
+        Inverse penalty, positive, with the meaning above: ``C = tau^2`` (gaussian) or ``C = tau``
+        (laplace). Ignored when ``tau`` is given.
+    prior : {"gaussian", "laplace"}, default "gaussian"
+        ``W_jk ~ Normal(0, tau^2)`` (L2, weight decay) or ``Laplace(0, tau)`` (L1, exact zeros).
+    tau : float or None, default None
+        The prior scale itself (sd of the gaussian prior, scale of the laplace prior); when given
+        it takes the place of ``C`` (search over ``C`` with ``tau=None``).
+    family : {"auto", "bernoulli", "categorical"}, default "auto"
+        ``"auto"``: logistic regression (bernoulli, one weight vector) for two labels, softmax
+        regression (categorical, a weight vector per class, the prior on every one, as
+        scikit-learn's multinomial model) for more. ``"categorical"`` with two labels is the
+        symmetric two-class softmax; its ``coef_`` is the difference of the two classes' weights
+        (scikit-learn's binary layout), which for the gaussian prior is the bernoulli MAP at
+        ``2 C``.
+    fit_intercept : bool, default True
+        Estimate unpenalised intercepts; ``False`` fixes them at 0.
+    tol : float or None, default None
+        Stopping tolerance on the optimality residual of :func:`bayeswd.map_classifier` (``None``:
+        its default, ``1e-12``).
+    max_iter : int or None, default None
+        Most Newton (gaussian, default 100) or proximal-Newton (laplace, default 500) steps.
+
+    Attributes
+    ----------
+    coef_ : numpy.ndarray, shape (1, n_features) or (n_classes, n_features)
+        scikit-learn's layout. Two classes: the weights of the log odds of ``classes_[1]``.
+        More: row ``k`` holds the weights of ``classes_[k]`` (``result_.coef.T``); for the
+        gaussian prior every column sums to zero, as scikit-learn's.
+    intercept_ : numpy.ndarray, shape (1,) or (n_classes,)
+        Two classes: the intercept of the log odds. More: bayeswd's model fixes the reference
+        class's intercept at 0 (``result_.intercept[0] == 0``); the softmax does not see a common
+        shift of the intercepts, and ``intercept_`` is ``result_.intercept`` shifted to sum to
+        zero, scikit-learn's choice (so equal to ``LogisticRegression``'s). Zeros with
+        ``fit_intercept=False``.
+    classes_ : numpy.ndarray, shape (n_classes,)
+        The sorted labels.
+    C_ : float
+        The ``C`` of the prior used (``C``, or the one ``tau`` implies).
+    tau_ : float
+        The prior scale used.
+    family_ : {"bernoulli", "categorical"}
+    result_ : bayeswd.ClassifierMAPResult
+        The full result (bayeswd's layout, ``objective``, ``optimality``, ``converged``,
+        ``weight_decay`` for the gaussian prior: ``torch.optim.SGD``'s on the mean cross-entropy).
+    n_iter_ : int
+    n_features_in_ : int
+    feature_names_in_ : numpy.ndarray of str
+        Only when ``X`` was a DataFrame with string column names.
+
+    Notes
+    -----
+    With the laplace prior and an even number of classes (at least four) the MAP of the weights
+    can be a segment along ``W -> W + c 1^T``, which the softmax does not see: ``predict_proba``
+    is unique, ``coef_`` then one point of the segment (possibly another than scikit-learn's).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayeswd.estimators import MAPClassifier
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [2.0, 1.0], [0.5, 0.0], [2.0, 2.0]])
+    >>> y = np.array(["no", "no", "yes", "yes", "no", "yes"])
+    >>> clf = MAPClassifier(C=1.0).fit(X, y)  # LogisticRegression(C=1.0)'s coefficients
+    >>> clf.coef_.round(6), clf.intercept_.round(6)
+    (array([[0.870285, 0.746574]]), array([-1.52616]))
+    >>> clf.predict_proba(np.array([[1.5, 1.5]])).round(6)
+    array([[0.28923, 0.71077]])
+    """
+
+    def __init__(
+        self,
+        C: float = 1.0,  # noqa: N803 (scikit-learn's name)
+        *,
+        prior: str = "gaussian",
+        tau: float | None = None,
+        family: str = "auto",
+        fit_intercept: bool = True,
+        tol: float | None = None,
+        max_iter: int | None = None,
+    ) -> None:
+        self.C = C
+        self.prior = prior
+        self.tau = tau
+        self.family = family
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def fit(self, X: Any, y: Any) -> MAPClassifier:
+        """Find the MAP (the ``LogisticRegression`` solution at ``C``).
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+        y : array_like of shape (n_samples,)
+            Class labels (numbers, strings, booleans), at least two distinct ones.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError, TypeError
+            For an invalid parameter (the message names it) or invalid data.
+
+        Warns
+        -----
+        bayeswd.ConvergenceWarning
+            When ``tol`` is not reached within ``max_iter`` steps.
+        """
+        prior = check_choice(self.prior, "prior", PRIORS)
+        C = check_positive(self.C, "C")  # noqa: N806
+        tau = check_positive(self.tau, "tau", allow_none=True)
+        family = check_choice(self.family, "family", CLASSIFIER_FAMILIES)
+        fit_intercept = check_bool(self.fit_intercept, "fit_intercept")
+        tol = check_positive(self.tol, "tol", allow_none=True)
+        max_iter = None if self.max_iter is None else check_positive_int(self.max_iter, "max_iter")
+        X, y = _validate_labels(self, X, y)
+        result = map_classifier(
+            _named(self, X), y, prior=prior, tau=tau_from_logistic_C(C, prior) if tau is None else tau,
+            family=family, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
+        )
+        intercept = result.intercept
+        intercept = intercept.numpy() if isinstance(intercept, torch.Tensor) else np.float64(intercept)
+        self.result_ = result
+        self.classes_ = result.classes_
+        self.coef_, self.intercept_ = _sklearn_layout(result.coef.numpy(), intercept)
+        self.C_ = C if tau is None else float(result.C)  # the given C exactly, not tau^2 rounded
+        self.tau_ = float(result.tau)
+        self.family_ = result.family
+        self.n_iter_ = int(result.n_iter)
+        return self
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Logits ``X coef_.T + intercept_``, as ``LogisticRegression.decision_function``.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Two classes: the log odds of ``classes_[1]``; more: one column per class.
+        """
+        check_is_fitted(self)
+        scores = _validate(self, X, reset=False) @ self.coef_.T + self.intercept_
+        return scores[:, 0] if scores.shape[1] == 1 else scores
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities: the sigmoid of the log odds (two classes) or the softmax of the logits.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            p = expit(scores)
+            return np.column_stack([1.0 - p, p])
+        return softmax(scores, axis=1)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Log class probabilities, computed stably (no ``log(0)`` for a probability below 1e-308).
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples, n_classes)
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return np.column_stack([log_expit(-scores), log_expit(scores)])
+        return log_softmax(scores, axis=1)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable label of each row (log odds > 0, or the largest logit).
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples,)
+            Elements of ``classes_``.
+        """
+        scores = self.decision_function(X)
+        index = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[index]
+
+
+class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
+    r"""Bayesian logistic / softmax regression with a gaussian (L2) or laplace (L1) prior on the weights.
+
+    The model of :func:`bayeswd.classification.sample_classifier_posterior`:
+    ``y_i ~ Categorical(softmax(x_i W + b))`` (for two labels ``Bernoulli(sigmoid(x_i . w + b))``),
+    ``W_jk ~ Normal(0, tau^2)`` (gaussian) or ``Laplace(0, tau)`` (laplace), flat intercepts; its
+    mode is :class:`MAPClassifier` and ``LogisticRegression(C)`` with ``C = tau^2`` (gaussian) or
+    ``C = tau`` (laplace). ``fit`` draws from the posterior; ``predict_proba`` returns the
+    *posterior predictive* probabilities ``E[p(y = k | x, W, b) | data]``, the average of the
+    probabilities over the draws, and ``predict`` the most probable label under them.
+
+    Parameters
+    ----------
+    prior : {"gaussian", "laplace"}, default "gaussian"
+    tau : float, torch.distributions.Distribution or None, default None
+        Prior scale of the weights. A number fixes it; ``None`` samples it under
+        ``HalfNormal(2.5 / s_x)`` (``s_x`` the root mean column sd of ``X``): full Bayes over the
+        strength of the regularisation, no ``C`` to choose; a distribution on the positive reals
+        is used as its prior.
+    family : {"auto", "bernoulli", "categorical"}, default "auto"
+        ``"auto"``: bernoulli for two labels, categorical for more.
+    method : {"auto", "nuts", "gibbs", "laplace_approx"} or options object, default "auto"
+        The inference method, as :func:`bayeswd.classification.sample_classifier_posterior` takes
+        it: ``"auto"`` (``bayeswd.NUTS()``), ``"nuts"`` / ``bayeswd.NUTS(...)``, ``"gibbs"`` /
+        ``bayeswd.Gibbs(...)`` (Polya-Gamma, exact; two labels only) or ``"laplace_approx"`` /
+        ``bayeswd.LaplaceApprox()`` (independent draws of the gaussian approximation at the MAP:
+        fast, approximate; gaussian prior with ``tau`` a number only).
+    num_samples : int, default 1000
+        Draws per chain kept in ``posterior_``.
+    num_chains : int, default 4
+    seed : int, default 0
+        Seeds the inference: the same seed gives the same fit.
+    fit_intercept : bool, default True
+        Infer flat-prior intercepts; ``False`` fixes them at 0.
+    device : {"cpu", "cuda", "auto"}, default "cpu"
+        Where inference runs (``"auto"``: CUDA when available). Results are on the CPU.
+    progress_bar : bool, default False
+        Show the sampler's progress bar.
+
+    Attributes
+    ----------
+    posterior_ : bayeswd.ClassifierPosterior
+        The full posterior (draws ``(chain, draw, ...)`` in bayeswd's layout, diagnostics,
+        ``summary()``, ``to_inference_data()`` for ArviZ and ``arviz.loo``).
+    coef_ : numpy.ndarray, shape (1, n_features) or (n_classes, n_features)
+        Posterior mean of the weights in :class:`MAPClassifier`'s (scikit-learn's) layout: two
+        classes, the weights of the log odds of ``classes_[1]``; more, one row per class.
+    intercept_ : numpy.ndarray, shape (1,) or (n_classes,)
+        Posterior mean of the intercepts in the same layout (more than two classes: bayeswd's
+        reference-class intercepts shifted to sum to zero, draw by draw). Zeros with
+        ``fit_intercept=False``.
+    classes_ : numpy.ndarray, shape (n_classes,)
+        The sorted labels.
+    tau_ : float
+        The prior scale: the given number, or the posterior mean of the sampled ``tau``.
+    method_ : options object
+        The inference method that ran (``"auto"`` resolved).
+    n_features_in_ : int
+    feature_names_in_ : numpy.ndarray of str
+        Only when ``X`` was a DataFrame with string column names (they become the posterior's
+        feature names).
+
+    Notes
+    -----
+    There is no ``decision_function``: the posterior predictive probability is an average of
+    sigmoids (softmaxes), not a function of one linear score. In particular the probabilities
+    at the posterior mean ``coef_``, ``intercept_`` (the "plug-in" prediction) are typically more
+    extreme than ``predict_proba`` and can even order two rows differently; ``coef_`` and ``intercept_``
+    summarise the posterior, ``predict_proba`` predicts. ``predict_log_proba`` is the log of the
+    posterior predictive computed stably (a log-sum-exp over the draws).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayeswd.estimators import BayesianLogisticRegression
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [2.0, 1.0], [0.5, 0.0], [2.0, 2.0]])
+    >>> y = np.array(["no", "no", "yes", "yes", "no", "yes"])
+    >>> clf = BayesianLogisticRegression(tau=1.0, method="laplace_approx").fit(X, y)
+    >>> clf.predict_proba(np.array([[1.5, 1.5]])).round(2)  # less sure than the MAP's 0.71
+    array([[0.33, 0.67]])
+    """
+
+    def __init__(
+        self,
+        *,
+        prior: str = "gaussian",
+        tau: float | torch.distributions.Distribution | None = None,
+        family: str = "auto",
+        method: Any = "auto",
+        num_samples: int = 1000,
+        num_chains: int = 4,
+        seed: int = 0,
+        fit_intercept: bool = True,
+        device: str = "cpu",
+        progress_bar: bool = False,
+    ) -> None:
+        self.prior = prior
+        self.tau = tau
+        self.family = family
+        self.method = method
+        self.num_samples = num_samples
+        self.num_chains = num_chains
+        self.seed = seed
+        self.fit_intercept = fit_intercept
+        self.device = device
+        self.progress_bar = progress_bar
+
+    def fit(self, X: Any, y: Any) -> BayesianLogisticRegression:
+        """Draw from the posterior given training data.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+        y : array_like of shape (n_samples,)
+            Class labels (numbers, strings, booleans), at least two distinct ones.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError, TypeError
+            For an invalid parameter (the message names it) or invalid data.
+
+        Warns
+        -----
+        bayeswd.DiagnosticWarning
+            NUTS and Gibbs, when the chains fail bayeswd's convergence rules (R-hat, ESS,
+            divergences).
+        """
+        prior = check_choice(self.prior, "prior", PRIORS)
+        tau = _tau_argument(self.tau)
+        family = check_choice(self.family, "family", CLASSIFIER_FAMILIES)
+        options = _resolve_classifier_method(self.method)
+        num_samples = check_positive_int(self.num_samples, "num_samples")
+        num_chains = check_positive_int(self.num_chains, "num_chains")
+        seed = check_seed(self.seed)
+        fit_intercept = check_bool(self.fit_intercept, "fit_intercept")
+        progress_bar = check_bool(self.progress_bar, "progress_bar")
+        device = resolve_device(self.device)
+        X, y = _validate_labels(self, X, y)
+        post = sample_classifier_posterior(
+            _named(self, X), y, prior=prior, tau=tau, family=family, method=self.method,
+            num_samples=num_samples, num_chains=num_chains, seed=seed, device=device,
+            fit_intercept=fit_intercept, progress_bar=progress_bar,
+        )
+        self.posterior_ = post
+        if options is None:  # "auto": the method it chose
+            options = choose_classifier_method(post.family, prior, tau)[0]
+        self.method_ = options
+        self.classes_ = post.classes_
+        self.tau_ = float(post.tau) if post.tau is not None else float(post.samples["tau"].mean())
+        coef = post.samples["coef"].mean((0, 1)).numpy()
+        if not fit_intercept:
+            intercept = np.zeros(() if post.family == "bernoulli" else post.num_classes)
+        elif post.family == "bernoulli":
+            intercept = np.float64(post.samples["intercept"].mean())
+        else:  # the free intercepts of classes 1..K-1; the reference class's is 0
+            intercept = np.concatenate([[0.0], post.samples["intercept"].mean((0, 1)).numpy()])
+        self.coef_, self.intercept_ = _sklearn_layout(coef, intercept)
+        return self
+
+    def _blocks(self, X: Any) -> tuple[np.ndarray, int]:
+        """Validated ``X`` and the rows handled at once (draws x rows x classes bounded)."""
+        check_is_fitted(self)
+        X = _validate(self, X, reset=False)
+        post = self.posterior_
+        per_row = post.num_chains * post.num_draws * post.num_classes
+        return X, max(1, _BLOCK_ELEMENTS // per_row)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Posterior predictive class probabilities: the class probabilities averaged over the draws.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``; equal to ``posterior_.predict_proba(X)``.
+        """
+        X, rows = self._blocks(X)
+        out = np.empty((X.shape[0], self.posterior_.num_classes))
+        for start in range(0, X.shape[0], rows):
+            out[start:start + rows] = self.posterior_.predict_proba(X[start:start + rows]).numpy()
+        return out
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Log of the posterior predictive class probabilities, as a log-sum-exp over the draws.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples, n_classes)
+        """
+        X, rows = self._blocks(X)
+        post = self.posterior_
+        log_draws = math.log(post.num_chains * post.num_draws)
+        out = np.empty((X.shape[0], post.num_classes))
+        for start in range(0, X.shape[0], rows):
+            eta = post._logit_draws(_tensor(X[start:start + rows]))
+            if post.family == "bernoulli":
+                logp = torch.stack([torch.nn.functional.logsigmoid(-eta),
+                                    torch.nn.functional.logsigmoid(eta)], dim=-1)
+            else:
+                logp = torch.log_softmax(eta, dim=-1)
+            out[start:start + rows] = (torch.logsumexp(logp, dim=0) - log_draws).numpy()
+        return out
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The label of largest posterior predictive probability of each row.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples,)
+            Elements of ``classes_``.
+        """
+        index = self.predict_proba(X).argmax(axis=1)  # first: check_is_fitted
+        return self.classes_[index]

@@ -248,3 +248,21 @@ def test_diagnose_equals_arviz(chains: int, draws: int, rho: float) -> None:
         for site in samples:
             assert got[key][site].shape == want[key][site].shape
             np.testing.assert_allclose(got[key][site], want[key][site], rtol=1e-9, equal_nan=True)
+
+
+def test_every_chain_stuck_warns_without_a_numpy_warning() -> None:
+    # chains constant at different values: the within-chain ESS are all NaN, and the R-hat bound
+    # must not raise numpy's "All-NaN slice" RuntimeWarning (an error under -W error) on its way
+    # to the DiagnosticWarning
+    import warnings
+
+    import torch
+
+    from bayeswd.exceptions import DiagnosticWarning
+    from bayeswd.infer.diagnostics import diagnose, warn_diagnostics
+
+    samples = {"coef": torch.zeros(2, 50, 3, dtype=torch.float64) + torch.arange(2.0).view(2, 1, 1)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.warns(DiagnosticWarning, match="R-hat"):
+            warn_diagnostics(diagnose(samples), {}, 2, samples=samples, num_draws=50)

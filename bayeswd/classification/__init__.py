@@ -25,6 +25,7 @@ from bayeswd.classification.conventions import (
     tau_from_torch_weight_decay,
     torch_weight_decay,
 )
+from bayeswd.classification.imh import LaplaceMH
 from bayeswd.classification.map import (
     CLASSIFIER_FAMILIES,
     ClassifierMAPResult,
@@ -56,6 +57,7 @@ __all__ = [
     "ClassifierMAPResult",
     "ClassifierPosterior",
     "LaplaceApprox",
+    "LaplaceMH",
     "classifier_cv",
     "classifier_evidence",
     "classifier_log_evidence",
