@@ -21,6 +21,7 @@ from bayeswd.classification import (
     classifier_evidence,
     logistic_C,
     map_classifier,
+    plot_calibration,
     plot_classifier_selection,
 )
 from bayeswd.conventions import (
@@ -86,6 +87,7 @@ __all__ = [
     "LaplaceMH",
     "classifier_cv",
     "classifier_evidence",
+    "plot_calibration",
     "plot_classifier_selection",
     "CategoricalEncoding",
     "ConvergenceWarning",

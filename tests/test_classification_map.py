@@ -512,3 +512,25 @@ def test_objective_checks_its_coefficients():
         classifier_objective(X, y, np.zeros((5, 4)), tau=1.0)
     with pytest.raises(ValueError, match="`intercept` must be a number or have 3 entries"):
         classifier_objective(X, y, np.zeros((5, 3)), np.zeros(2), tau=1.0)
+
+
+def test_proximal_newton_never_accepts_a_rising_step_along_a_flat_direction() -> None:
+    # a fold of a three-class problem (tests/data, from the CLI's report tests) on which, at
+    # tau = 1000, the quadratic model of the softmax is nearly flat along W + c 1^T: an unchecked
+    # full step once took U from 45 to 1.5e11 (weights 3e13) and the solver ran to max_iter. The
+    # damped, line-searched step converges, and its MAP is a minimum: no coordinate step lowers U.
+    from pathlib import Path
+
+    data = np.load(Path(__file__).parent / "data" / "softmax_l1_flat_direction.npz")
+    X, y = data["X"], data["y"]
+    for tau in (1000.0, 1e4):
+        fit = map_classifier(X, y, prior="laplace", tau=tau)
+        assert fit.converged and fit.n_iter < 50
+        assert float(fit.coef.abs().max()) < 10.0
+        U = classifier_objective(X, y, fit.coef.numpy(), fit.intercept.numpy(), prior="laplace", tau=tau)
+        assert U == pytest.approx(fit.objective, rel=1e-12)
+        for j in range(fit.coef.numel()):
+            for h in (1e-4, -1e-4):
+                W = fit.coef.numpy().copy()
+                W.reshape(-1)[j] += h
+                assert classifier_objective(X, y, W, fit.intercept.numpy(), prior="laplace", tau=tau) >= U - 1e-9

@@ -17,6 +17,8 @@ SMALL = {
     "05_scikit_learn.ipynb": {"num_samples": 100, "num_warmup": 100, "num_chains": 2},
     "06_larger_than_memory.ipynb": {"parts": 6, "rows_per_part": 2000, "features": 8, "n_workers": 2,
                                     "num_samples": 100, "num_warmup": 100},
+    "07_weight_decay_in_a_classifier.ipynb": {"sgd_steps": 1000, "num_samples": 200, "num_chains": 2,
+                                              "num_warmup": 150},
 }
 
 

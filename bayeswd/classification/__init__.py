@@ -32,7 +32,12 @@ from bayeswd.classification.map import (
     classifier_objective,
     map_classifier,
 )
-from bayeswd.classification.plots import plot_classifier_selection
+from bayeswd.classification.plots import (
+    CalibrationCurve,
+    calibration_curve,
+    plot_calibration,
+    plot_classifier_selection,
+)
 from bayeswd.classification.posterior import (
     ClassifierPosterior,
     LaplaceApprox,
@@ -52,15 +57,18 @@ __all__ = [
     "CLASSIFIER_FAMILIES",
     "CLASSIFIER_LOSSES",
     "CLASSIFIER_SCORINGS",
+    "CalibrationCurve",
     "ClassifierCVResult",
     "ClassifierEvidenceResult",
     "ClassifierMAPResult",
     "ClassifierPosterior",
     "LaplaceApprox",
     "LaplaceMH",
+    "calibration_curve",
     "classifier_cv",
     "classifier_evidence",
     "classifier_log_evidence",
+    "plot_calibration",
     "plot_classifier_selection",
     "sample_classifier_posterior",
     "stratified_folds",

@@ -258,19 +258,34 @@ def proximal_newton(
         H = prob.hessian(probs).cpu().numpy()
         Hw = np.ascontiguousarray(H[np.ix_(work, work)])
         target = max(min(0.1, math.sqrt(optimality)) * optimality, 0.1 * tol) * scale
-        delta = np.zeros(prob.size)
-        delta[work] = _model_step(Hw, g[work], th[work], pen[work], lam, target, max_sweeps)
-        znew = th + delta
-        decrease = -(float(g @ delta) + lam * float(np.abs(znew[:nw]).sum() - np.abs(th[:nw]).sum()))
-        step = torch.from_numpy(delta).to(theta)
-        t = 1.0
-        if decrease > _ROUNDING * max(1.0, abs(U)):
+        found = False
+        # a quadratic model that is flat along some direction (the softmax's null direction
+        # W + c 1^T, on which only the weak L1 term acts) can send its minimiser far away; the
+        # step is then shortened by the line search, and if no step length is accepted the model
+        # is damped (Levenberg-Marquardt: H + mu I, mu growing tenfold) and solved again. Seen on
+        # a fold of a three-class problem at tau = 1000: an unchecked full step took U from 45 to
+        # 1.5e11.
+        for mu in (0.0, *(1e-8 * 10.0**k * float(np.abs(np.diag(Hw)).max() + 1.0) for k in range(8))):
+            Hd = Hw if mu == 0.0 else Hw + mu * np.eye(Hw.shape[0])
+            delta = np.zeros(prob.size)
+            delta[work] = _model_step(Hd, g[work], th[work], pen[work], lam, target, max_sweeps)
+            znew = th + delta
+            decrease = -(float(g @ delta) + lam * float(np.abs(znew[:nw]).sum() - np.abs(th[:nw]).sum()))
+            step = torch.from_numpy(delta).to(theta)
+            # sufficient decrease where the model predicts one; otherwise the objective must at
+            # least not rise beyond rounding
+            sufficient = decrease > _ROUNDING * max(1.0, abs(U))
+            bound = U + _ROUNDING * max(1.0, abs(U))
+            t = 1.0
             while t >= _MIN_STEP:
-                cand = theta + t * step
-                if prob.objective(cand) <= U - _ARMIJO * t * decrease:
+                U_cand = prob.objective(theta + t * step)
+                if (U_cand <= U - _ARMIJO * t * decrease) if sufficient else (U_cand <= bound):
+                    found = True
                     break
                 t *= 0.5
-            else:
+            if found:
                 break
+        if not found:
+            break
         theta = torch.from_numpy(znew).to(theta) if t == 1.0 else theta + t * step
     return theta, min(it, max_iter), False, optimality

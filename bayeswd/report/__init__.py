@@ -22,12 +22,16 @@ and its subclasses) and ArviZ's PSIS-LOO warnings raised in each step are caught
 report next to the result they concern, with what to do about them (see :class:`AnalysisWarning`).
 
 The package has one module per concern: :mod:`~bayeswd.report.analysis` (the settings, the
-sections and :func:`run_analysis`), :mod:`~bayeswd.report.captured` (the warnings),
-:mod:`~bayeswd.report.outputs` (the output folder) and :mod:`~bayeswd.report.page` (the HTML).
+sections and :func:`run_analysis`), :mod:`~bayeswd.report.classifier` (the same for a
+classification target, :func:`run_classifier_analysis`: C by cross-validation and evidence, MAP
+and NUTS posteriors of logistic or softmax regression, held-out scores and calibration),
+:mod:`~bayeswd.report.captured` (the warnings), :mod:`~bayeswd.report.outputs` (the output
+folder) and :mod:`~bayeswd.report.page` (the HTML).
 """
 
 from bayeswd.report.analysis import AnalysisSettings, run_analysis
 from bayeswd.report.captured import AnalysisWarning, capture_warnings
+from bayeswd.report.classifier import run_classifier_analysis
 from bayeswd.report.outputs import MANIFEST, OutputFolderError, check_output_folder
 
 __all__ = [
@@ -38,4 +42,5 @@ __all__ = [
     "capture_warnings",
     "check_output_folder",
     "run_analysis",
+    "run_classifier_analysis",
 ]

@@ -78,9 +78,17 @@ def _advice(category: type[Warning], message: str, result: str) -> str:
     if issubclass(category, ConvergenceWarning) and "SVI" in message:
         return ("This SVI fit stopped before its stopping rule: raise max_steps or lr "
                 "(e.g. --svi max_steps=30000), or compare with NUTS (--method nuts).")
+    if issubclass(category, ConvergenceWarning) and message.startswith("classifier_cv"):
+        return ("Some cross-validation fits stopped at their iteration limit, usually at the weakest priors "
+                "(largest C) where nearly separable classes let the weights grow without bound: the curve "
+                "there is approximate, the choice of C rarely affected. Read the curve in 'Choosing C'.")
     if issubclass(category, ConvergenceWarning):
         return ("This fit stopped at its iteration limit and is approximate: standardise the features "
                 "(bayeswd fit does unless --no-standardize) or drop nearly duplicate columns.")
+    if "classifier_evidence" in message:
+        return ("The Laplace evidence of the classifier keeps rising at the end of the tau grid: the classes "
+                "may be (nearly) separable, which no prior scale fits best. The C used comes from "
+                "cross-validation; give the prior sd yourself with --tau to fix it.")
     if "evidence" in message:
         return ("The evidence keeps rising at the end of the lambda grid: the data may hold almost no signal "
                 "(lambda very large) or need almost no prior (lambda very small). Read the validation and CV "

@@ -75,6 +75,7 @@ h2 {{ font-size: 1.25rem; margin-top: 2.2rem; color: #3b6ea5; }}
 table {{ border-collapse: collapse; margin: .6rem 0; font-size: .9rem; }}
 th, td {{ border: 1px solid #ccc; padding: .25rem .6rem; text-align: right; }}
 th {{ background: #eef3f8; }} td:first-child, th:first-child {{ text-align: left; }}
+th[colspan] {{ text-align: center; }}
 figure {{ margin: 1rem 0; }} img {{ max-width: 100%; border: 1px solid #ddd; }}
 figcaption {{ font-size: .85rem; color: #555; }} .note {{ font-size: .9rem; color: #444; }}
 code {{ background: #f4f4f4; padding: 0 .2rem; }}
