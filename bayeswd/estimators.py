@@ -839,12 +839,15 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
         is used as its prior.
     family : {"auto", "bernoulli", "categorical"}, default "auto"
         ``"auto"``: bernoulli for two labels, categorical for more.
-    method : {"auto", "nuts", "gibbs", "laplace_approx"} or options object, default "auto"
+    method : str or options object, default "auto"
         The inference method, as :func:`bayeswd.classification.sample_classifier_posterior` takes
-        it: ``"auto"`` (``bayeswd.NUTS()``), ``"nuts"`` / ``bayeswd.NUTS(...)``, ``"gibbs"`` /
-        ``bayeswd.Gibbs(...)`` (Polya-Gamma, exact; two labels only) or ``"laplace_approx"`` /
-        ``bayeswd.LaplaceApprox()`` (independent draws of the gaussian approximation at the MAP:
-        fast, approximate; gaussian prior with ``tau`` a number only).
+        it: ``"auto"`` (independence Metropolis-Hastings on the Laplace approximation when ``tau``
+        is a number and a pilot accepts at least 40 % of its proposals, NUTS otherwise),
+        ``"laplace_mh"`` / ``bayeswd.LaplaceMH(...)`` (exact; ``tau`` a number), ``"nuts"`` /
+        ``bayeswd.NUTS(...)``, ``"gibbs"`` / ``bayeswd.Gibbs(...)`` (Polya-Gamma, exact; two labels
+        only), ``"laplace_approx"`` / ``bayeswd.LaplaceApprox()`` (independent draws of the gaussian
+        approximation at the MAP: fast, approximate; gaussian prior with ``tau`` a number only) or
+        ``"svi"`` / ``bayeswd.SVI(...)`` (a Pyro autoguide: approximate).
     num_samples : int, default 1000
         Draws per chain kept in ``posterior_``.
     num_chains : int, default 4

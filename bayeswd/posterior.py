@@ -375,7 +375,7 @@ def _classifier(X: Any, y: Any, *, family: str, sigma: Any, deprecated: dict[str
             f"{', '.join(map(repr, deprecated))}; set a method's settings on its options object, "
             "e.g. method=NUTS(num_warmup=500)."
         )
-    return _sample(X, y, family=family, stacklevel=4, **kwargs)
+    return _sample(X, y, family=family, stacklevel=5, **kwargs)
 
 
 def _own(t: torch.Tensor) -> torch.Tensor:
@@ -478,8 +478,9 @@ def sample_posterior(
         The likelihood. ``"bernoulli"`` (logistic regression, two labels) and ``"categorical"``
         (softmax regression) hand the call to
         :func:`bayeswd.classification.sample_classifier_posterior` (``sigma`` must then be left at
-        ``None``; ``method`` is ``"auto"``, ``"nuts"``, ``"gibbs"`` (Polya-Gamma, bernoulli) or
-        ``"laplace_approx"``) and return a :class:`bayeswd.classification.ClassifierPosterior`.
+        ``None``; ``method`` is ``"auto"``, ``"laplace_mh"``, ``"nuts"``, ``"gibbs"`` (Polya-Gamma,
+        bernoulli), ``"laplace_approx"`` or ``"svi"``) and return a
+        :class:`bayeswd.classification.ClassifierPosterior`.
     **deprecated
         The settings of a method given as keywords (``num_warmup``, ``backend``,
         ``target_accept_prob``, ``max_tree_depth``, ``dense_mass``, ``jit_compile``, ``guide``,

@@ -431,3 +431,16 @@ def test_options_object_and_bernoulli_needs_two_labels() -> None:
     X, y = _data(30, 2, 3, seed=1)
     with pytest.raises(ValueError, match=r"`family` 'bernoulli' needs exactly two distinct labels"):
         sample_classifier_posterior(X, y, family="bernoulli", tau=1.0, method=LaplaceApprox())
+
+
+def test_diagnostic_warnings_point_at_the_caller() -> None:
+    # through sample_posterior(family=...) and through sample_classifier_posterior, a sampler's
+    # DiagnosticWarning names this file (the user's line), not bayeswd's
+    X, y = _data(30, 2, 2, seed=6)
+    short = dict(tau=1.0, method=NUTS(num_warmup=5), num_samples=5, num_chains=2, progress_bar=False)
+    with pytest.warns(DiagnosticWarning) as rec:
+        bw.sample_posterior(X, y, family="bernoulli", **short)
+    assert rec[0].filename == __file__
+    with pytest.warns(DiagnosticWarning) as rec:
+        sample_classifier_posterior(X, y, **short)
+    assert rec[0].filename == __file__

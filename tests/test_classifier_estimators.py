@@ -296,7 +296,7 @@ BAD = [
     (BLR, {"family": "softmax"}, ValueError, "`family`"),
     (BLR, {"method": "mcmc"}, ValueError, "`method`"),
     (BLR, {"method": 3}, TypeError, "`method`"),
-    (BLR, {"method": bw.SVI()}, TypeError, "`method`"),
+    (BLR, {"method": bw.Exact()}, TypeError, "`method`"),
     (BLR, {"method": "laplace_approx"}, ValueError, "method='laplace_approx'.*tau=sampled"),
     (BLR, {"method": "laplace_approx", "tau": 1.0, "prior": "laplace"}, ValueError, "method='laplace_approx'"),
     (BLR, {"method": "gibbs"}, ValueError, "method='gibbs'"),  # three labels

@@ -815,3 +815,20 @@ def test_every_positive_scale_prior_is_accepted(prior):
     from bayeswd.infer.start import check_scale_prior
 
     check_scale_prior(prior, "tau")
+
+
+def test_svi_takes_a_plain_torch_prior_of_a_scale() -> None:
+    # Pyro's autoguides read event_dim, which a torch.distributions prior lacks: fit_svi hands the
+    # model Pyro's class of the same distribution
+    import warnings
+
+    import bayeswd as bw
+    from bayeswd.exceptions import ConvergenceWarning
+
+    p = bw.seed_problem()
+    prior = torch.distributions.HalfNormal(torch.tensor(1.0, dtype=torch.float64))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)  # a short run: the prior is under test
+        post = bw.sample_posterior(p.train.X, p.train.y, sigma=p.sigma, tau=prior, method=bw.SVI(max_steps=200),
+                                   num_samples=20, progress_bar=False)
+    assert post.samples["tau"].shape == (4, 20) and bool((post.samples["tau"] > 0).all())

@@ -15,6 +15,9 @@ posterior; the methods are
   batched matrix products (``tau`` fixed);
 * ``"laplace_approx"`` (:class:`LaplaceApprox`): independent draws of the gaussian approximation at
   the MAP; fast and approximate (gaussian prior, ``tau`` fixed);
+* ``"svi"`` (:class:`bayeswd.infer.SVI`): a Pyro autoguide fitted to the ELBO, started at the
+  Laplace approximation (:mod:`bayeswd.classification.svi`); approximate, any prior, ``tau`` fixed
+  or sampled;
 * ``"auto"``: the fastest exact method for the model (see :func:`choose_classifier_method`).
 
 :func:`bayeswd.sample_posterior` with ``family="bernoulli"`` or ``"categorical"`` calls this.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -53,10 +57,11 @@ from bayeswd.classification.potential import (
 )
 from bayeswd.classification.problem import GLMProblem
 from bayeswd.conventions import PRIORS
+from bayeswd.exceptions import ConvergenceWarning
 from bayeswd.infer.chains import run_chains
 from bayeswd.infer.diagnostics import diagnose, nuts_diagnostics, warn_diagnostics
 from bayeswd.infer.nuts import run_chain
-from bayeswd.infer.options import NUTS, Gibbs
+from bayeswd.infer.options import NUTS, SVI, Gibbs
 from bayeswd.infer.runtime import one_thread_if_small
 from bayeswd.infer.start import MethodOutput, check_scale_prior, rms_column_sd
 
@@ -75,7 +80,7 @@ DEFAULT_TAU_SCALE = 2.5
 #: NUTS runs a sampled ``tau`` centred when the data add this many times the prior's precision to
 #: the median weight, non-centred otherwise (:func:`prefers_noncentred`).
 CENTRED_MIN_RATIO = 10.0
-CLASSIFIER_METHODS = ("auto", "nuts", "gibbs", "laplace_mh", "laplace_approx")
+CLASSIFIER_METHODS = ("auto", "nuts", "gibbs", "laplace_mh", "laplace_approx", "svi")
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,8 @@ class LaplaceApprox:
     name: ClassVar[str] = "laplace_approx"
 
 
-_OPTION_CLASSES = {"nuts": NUTS, "gibbs": Gibbs, "laplace_mh": LaplaceMH, "laplace_approx": LaplaceApprox}
+_OPTION_CLASSES = {"nuts": NUTS, "gibbs": Gibbs, "laplace_mh": LaplaceMH, "laplace_approx": LaplaceApprox,
+                   "svi": SVI}
 
 
 def choose_classifier_method(prob: GLMProblem, tau: Any, approx: GaussianApproximation, num_chains: int,
@@ -117,14 +123,14 @@ def choose_classifier_method(prob: GLMProblem, tau: Any, approx: GaussianApproxi
 
 
 def _resolve(method: Any) -> Any:
-    if isinstance(method, (NUTS, Gibbs, LaplaceApprox, LaplaceMH)):
+    if isinstance(method, (NUTS, Gibbs, LaplaceApprox, LaplaceMH, SVI)):
         return method
     if isinstance(method, str):
         name = check_choice(method, "method", CLASSIFIER_METHODS)
         return None if name == "auto" else _OPTION_CLASSES[name]()
     raise TypeError(
         "`method` for a classifier must be one of 'auto', 'nuts', 'gibbs', 'laplace_mh', "
-        "'laplace_approx' or an options object (NUTS, Gibbs, LaplaceMH, LaplaceApprox); got "
+        "'laplace_approx', 'svi' or an options object (NUTS, Gibbs, LaplaceMH, LaplaceApprox, SVI); got "
         f"{type(method).__name__}."
     )
 
@@ -147,7 +153,8 @@ class ClassifierPosterior:
         bernoulli family, (chain, draw, d, K) for the categorical; ``"intercept"`` (chain, draw) or
         (chain, draw, K - 1) (the free intercepts of classes 1..K-1; class 0's is 0) when fitted;
         ``"tau"`` (chain, draw) when sampled.
-    method : {"nuts", "gibbs", "laplace_approx"}
+    method : {"laplace_mh", "nuts", "gibbs", "laplace_approx", "svi"}
+        The method that ran (``"auto"`` resolved; why: ``settings["method_choice"]``).
     family : {"bernoulli", "categorical"}
     prior : {"gaussian", "laplace"}
     tau : float or None
@@ -439,8 +446,16 @@ def _sample_gibbs(prob: GLMProblem, tau_prior: Any, options: Gibbs, *, num_sampl
     return MethodOutput(samples=samples, sample_stats=out.sample_stats, info=out.info)
 
 
+def _sample_svi(prob: GLMProblem, tau_prior: Any, options: SVI, *, num_samples: int, num_chains: int,
+                seed: int, progress_bar: bool, approx: GaussianApproximation) -> MethodOutput:
+    from bayeswd.classification.svi import fit_classifier_svi  # imports Pyro's autoguides
+
+    return fit_classifier_svi(prob, tau_prior, options, num_samples=num_samples, num_chains=num_chains,
+                              seed=seed, progress_bar=progress_bar, approx=approx)
+
+
 _RUNNERS = {NUTS: sample_nuts_classifier, Gibbs: _sample_gibbs, LaplaceApprox: sample_laplace_approx,
-            LaplaceMH: _sample_laplace_mh}
+            LaplaceMH: _sample_laplace_mh, SVI: _sample_svi}
 
 
 def sample_classifier_posterior(
@@ -487,8 +502,11 @@ def sample_classifier_posterior(
     method : str or options object, default "auto"
         ``"auto"`` (see :func:`choose_classifier_method`; the choice is kept in
         ``settings["method_choice"]``), ``"nuts"`` / :class:`bayeswd.infer.NUTS`, ``"gibbs"`` /
-        :class:`bayeswd.infer.Gibbs` (Polya-Gamma; bernoulli family only) or ``"laplace_approx"``
-        / :class:`LaplaceApprox` (approximate; gaussian prior, ``tau`` fixed).
+        :class:`bayeswd.infer.Gibbs` (Polya-Gamma; bernoulli family only), ``"laplace_mh"`` /
+        :class:`~bayeswd.classification.imh.LaplaceMH` (``tau`` fixed), ``"laplace_approx"`` /
+        :class:`LaplaceApprox` (approximate; gaussian prior, ``tau`` fixed) or ``"svi"`` /
+        :class:`bayeswd.infer.SVI` (approximate: a Pyro autoguide fitted to the ELBO from the
+        Laplace approximation; its ELBO trace in ``settings["elbo_final"]``, ``"elbo_steps"``).
     num_samples : int, default 1000
         Draws per chain.
     num_chains : int, default 4
@@ -510,6 +528,8 @@ def sample_classifier_posterior(
     -----
     DiagnosticWarning
         NUTS and Gibbs, by the rules of :mod:`bayeswd.infer.diagnostics`.
+    ConvergenceWarning
+        SVI, when its stopping rule was not met within ``max_steps``.
     """
     return _sample(X, y, prior=prior, tau=tau, family=family, method=method, num_samples=num_samples,
                    num_chains=num_chains, seed=seed, device=device, fit_intercept=fit_intercept,
@@ -577,13 +597,25 @@ def _sample(X: Any, y: Any, *, prior: str, tau: Any, family: str, method: Any, n
     elif isinstance(options, (Gibbs, LaplaceMH)):
         warn_diagnostics(diag, out.sample_stats, num_chains, samples=samples, num_draws=num_samples,
                          stacklevel=stacklevel, sampler=type(options).__name__)
+    svi_settings: dict[str, Any] = {}
+    if isinstance(options, SVI):
+        svi_settings = {"elbo_final": float(out.elbo[-1]), "elbo_steps": int(out.elbo.shape[0]),
+                        "converged": bool(out.converged)}
+        if not out.converged:
+            warnings.warn(
+                f"SVI stopped after {out.info['svi_steps']} steps before its ELBO stopping rule was "
+                f"met ({out.info['num_decays']} plateaus); raise `max_steps` or `lr` of the SVI "
+                "options.",
+                ConvergenceWarning,
+                stacklevel=stacklevel - 1,  # counted from here, one frame below warn_diagnostics
+            )
     return ClassifierPosterior(
         samples=samples, method=name, family=fam, prior=prior,
         tau=tau if isinstance(tau, float) else None, hyperpriors=hyper, classes_=classes,
         fit_intercept=fit_intercept, feature_names=tuple(names), X=Xt.detach().cpu().clone(),
         y=yt.cpu().clone(), diagnostics=diag, sample_stats=out.sample_stats, wall_time=wall,
         seed=int(seed), device=str(dev),
-        settings={"num_samples": num_samples, "num_chains": num_chains, **out.info,
+        settings={"num_samples": num_samples, "num_chains": num_chains, **out.info, **svi_settings,
                   **({"method_choice": f"auto: {choice}"} if choice else {})},
     )
 

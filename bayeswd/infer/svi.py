@@ -8,6 +8,7 @@ averaged (:class:`PlateauSchedule`). See :class:`bayeswd.infer.SVI` for the sett
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 import pyro
 import torch
+from pyro.distributions.torch_distribution import TorchDistributionMixin
 from pyro.infer import JitTrace_ELBO, Trace_ELBO
 from pyro.infer.autoguide import (
     AutoLowRankMultivariateNormal,
@@ -36,7 +38,7 @@ from bayeswd.infer.runtime import one_thread_if_small, private_rng
 from bayeswd.infer.start import InferenceProblem, MethodOutput, gaussian_start, site_sds
 from bayeswd.model import linear_regression_model
 
-__all__ = ["FULLRANK_MAX_PARAMS", "PlateauSchedule", "fit_svi"]
+__all__ = ["FULLRANK_MAX_PARAMS", "PlateauSchedule", "as_pyro_distribution", "fit_svi"]
 
 #: ``guide="auto"`` is full-rank up to this many latent coordinates, low-rank above.
 FULLRANK_MAX_PARAMS = 500
@@ -44,6 +46,26 @@ _LOWRANK_RANK = 20
 #: ``lr`` and ``window`` when ``None``: (the guide starts at the answer, it has to travel)
 _SVI_LR = (0.002, 0.05)
 _SVI_WINDOW = (100, 500)
+
+
+def as_pyro_distribution(prior: Any) -> Any:
+    """``prior`` as a Pyro distribution (the same object's state, Pyro's class); others unchanged.
+
+    A plain ``torch.distributions`` prior of a scale lacks what Pyro's autoguides read
+    (``event_dim``, ...). Pyro's wrapper of a torch class (``pyro.distributions.HalfNormal``, ...)
+    subclasses it and only adds methods, so a shallow copy with its class swapped is the same
+    distribution; a class Pyro does not wrap gets the mixin. Numbers pass through.
+    """
+    if not isinstance(prior, torch.distributions.Distribution) or isinstance(prior, TorchDistributionMixin):
+        return prior
+    cls = type(prior)
+    wrapped = getattr(pyro.distributions, cls.__name__, None)
+    if not (isinstance(wrapped, type) and issubclass(wrapped, cls)
+            and issubclass(wrapped, TorchDistributionMixin)):
+        wrapped = type(cls.__name__, (cls, TorchDistributionMixin), {})
+    out = copy.copy(prior)
+    out.__class__ = wrapped
+    return out
 
 
 def _make_guide(name: str, model: Callable, init: dict[str, torch.Tensor], p: int) -> Any:
@@ -266,7 +288,8 @@ def fit_svi(
     lr = _SVI_LR[far] if options.lr is None else options.lr
     window = _SVI_WINDOW[far] if options.window is None else options.window
     init, cov = gaussian_start(problem)
-    model_kwargs = problem.model_kwargs
+    # a plain torch prior of sigma or tau becomes Pyro's class: the autoguides need its event_dim
+    model_kwargs = {k: as_pyro_distribution(v) for k, v in problem.model_kwargs.items()}
 
     def model(X_: torch.Tensor, y_: torch.Tensor) -> torch.Tensor:
         return linear_regression_model(X_, y_, **model_kwargs)
