@@ -348,6 +348,33 @@ def test_sbc_nuts_bernoulli(prior: str, record_property) -> None:
     assert p_value > 1e-3, counts
 
 
+@pytest.mark.parametrize("prior", ["gaussian", "laplace"])
+def test_sbc_laplace_mh_bernoulli(prior: str, record_property) -> None:
+    # SBC of the independence sampler, as for NUTS above; thin=10 keeps the 99 draws of a chain
+    # nearly independent (the proposals here are accepted 60-90 % of the time: the lag-10
+    # autocorrelation of a chain that stays with probability 0.4 is about 0.4^10 = 1e-4)
+    tau, n, d, reps, draws = 1.0, 20, 2, 100, 99
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((n, d))
+    ranks = []
+    for r in range(reps):
+        while True:  # both labels needed; the event depends on y only (see test_sbc_nuts_bernoulli)
+            w = rng.normal(0.0, tau, d) if prior == "gaussian" else rng.laplace(0.0, tau, d)
+            y = (rng.random(n) < 1.0 / (1.0 + np.exp(-(X @ w)))).astype(int)
+            if 0 < y.sum() < n:
+                break
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DiagnosticWarning)
+            post = sample_classifier_posterior(
+                X, y, prior=prior, tau=tau, fit_intercept=False, num_chains=1, num_samples=draws,
+                method=LaplaceMH(thin=10), seed=r, progress_bar=False)
+        ranks.append((post.samples["coef"][0].numpy() < w).sum(0))
+    counts = np.bincount(np.concatenate(ranks) * 10 // (draws + 1), minlength=10)
+    p_value = stats.chisquare(counts).pvalue
+    record_property("sbc_p_value", float(p_value))
+    assert p_value > 1e-3, counts
+
+
 def test_workflow_predictions_loo_and_summary() -> None:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(80, 3))
@@ -393,6 +420,7 @@ def test_auto_says_what_it_chose() -> None:
     X, y = _data(20, 60, 2, seed=4)  # fewer rows than weights: far from gaussian, a poor proposal
     post = bw.sample_posterior(X, y, family="bernoulli", tau=1.0, num_samples=200, progress_bar=False)
     assert post.method == "nuts" and post.settings["method_choice"].startswith("auto: tau fixed but")
+    assert post.settings["num_warmup"] == 300  # auto's NUTS: the chains start at the MAP, metric set
     X, y = _data(50, 2, 2, seed=4)
     with warnings.catch_warnings():  # the choice is under test here, not a short run's diagnostics
         warnings.filterwarnings("ignore", category=DiagnosticWarning)

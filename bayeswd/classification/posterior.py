@@ -100,6 +100,14 @@ _OPTION_CLASSES = {"nuts": NUTS, "gibbs": Gibbs, "laplace_mh": LaplaceMH, "lapla
                    "svi": SVI}
 
 
+#: Warm-up of the NUTS that ``method="auto"`` runs: the chains start at the MAP with the Laplace
+#: approximation as metric, so the step size and the diagonal settle fast. Measured (4 chains of
+#: 1000 draws; warm-up 1000 / 300 / 200; min bulk ESS, max R-hat): breast_cancer 4041 / 4203 / 3429,
+#: 1.004 / 1.004 / 1.003; wine 3850 / 4019 / 3830, 1.004 / 1.003 / 1.006; breast_cancer with tau
+#: sampled 1029 / 1011 / 1125, 1.004 / 1.002 / 1.003; no divergences.
+AUTO_NUTS_WARMUP = 300
+
+
 def choose_classifier_method(prob: GLMProblem, tau: Any, approx: GaussianApproximation, num_chains: int,
                              seed: int) -> tuple[Any, str, float | None]:
     """The method ``method="auto"`` runs for a classifier, why, and the pilot acceptance.
@@ -108,8 +116,10 @@ def choose_classifier_method(prob: GLMProblem, tau: Any, approx: GaussianApproxi
     (:func:`~bayeswd.classification.imh.pilot_acceptance`): when it accepts at least
     :data:`~bayeswd.classification.imh.AUTO_MIN_ACCEPT` of its proposals the independence sampler
     runs (a few batched matrix products for every draw of every chain); otherwise, and with ``tau``
-    sampled, NUTS on the closed-form potential with the Laplace approximation as metric.
+    sampled, NUTS on the closed-form potential with the Laplace approximation as metric and
+    :data:`AUTO_NUTS_WARMUP` warm-up iterations.
     """
+    nuts = NUTS(num_warmup=AUTO_NUTS_WARMUP)
     if isinstance(tau, float):
         acc = pilot_acceptance(prob, approx, num_chains, seed)
         if acc >= AUTO_MIN_ACCEPT:
@@ -117,9 +127,11 @@ def choose_classifier_method(prob: GLMProblem, tau: Any, approx: GaussianApproxi
                                  f"acceptance {acc:.2f} >= {AUTO_MIN_ACCEPT}): independence "
                                  "Metropolis-Hastings on it"), acc
         why = (f"tau fixed but the posterior far from the Laplace approximation (pilot acceptance "
-               f"{acc:.2f} < {AUTO_MIN_ACCEPT}): NUTS with it as metric")
-        return NUTS(), why, None
-    return NUTS(), "tau sampled: NUTS on the closed-form potential, the Laplace approximation as metric", None
+               f"{acc:.2f} < {AUTO_MIN_ACCEPT}): NUTS with it as metric, {AUTO_NUTS_WARMUP} warm-up "
+               "iterations")
+        return nuts, why, None
+    return nuts, (f"tau sampled: NUTS on the closed-form potential, the Laplace approximation as metric, "
+                  f"{AUTO_NUTS_WARMUP} warm-up iterations"), None
 
 
 def _resolve(method: Any) -> Any:
