@@ -48,7 +48,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny problems (conft
 FAMILY_WISE = 1e-3
 #: means checked against quadrature in this module: test_nuts_matches_quadrature's cases x params,
 #: then test_laplace_mh_matches_quadrature's
-NUM_MEAN_CHECKS = 2 * 2 + 2 * 2 + 2 * 3 + 2 * 2 + 2 * 3
+NUM_MEAN_CHECKS = 2 * 2 + 2 * 2 + 2 * 3 + 2 * 2 + 2 * 3 + 2
 Z_BONFERRONI = float(stats.norm.ppf(1.0 - FAMILY_WISE / (2 * NUM_MEAN_CHECKS)))
 
 TAU_PRIORS = {
@@ -228,6 +228,25 @@ def test_laplace_mh_matches_quadrature(family: str, prior: str, fit: bool, n: in
         err = np.asarray(mcse[name].values)
         assert np.all(np.abs(got - value) <= Z_BONFERRONI * err), (name, got, value, err)
     assert post.settings["thin"] == 3 and post.settings["pilot_acceptance"] is None
+
+
+def test_laplace_mh_in_small_blocks_matches_quadrature(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the proposals are drawn and scanned in blocks, each chain carrying its state across: blocks
+    # of a few steps (not aligned with thin) must give the same posterior as one block
+    from bayeswd.classification import imh
+
+    monkeypatch.setattr(imh, "BLOCK_NUMBERS", 4 * 2 * 7)  # 7 proposals a block for 4 chains, P = 2
+    X, y = _data(15, 1, 2, seed=3)
+    prob = GLMProblem(X, y, "bernoulli", "gaussian", 0.8, True, 2)
+    ref = _quadrature_means(prob, None)
+    post = sample_classifier_posterior(X.numpy(), y.numpy(), tau=0.8, method=LaplaceMH(thin=3), num_samples=3000,
+                                       num_chains=4, seed=6, progress_bar=False)
+    idata = _arviz.from_dict({"posterior": {k: v.numpy() for k, v in post.samples.items()}})
+    mcse = _arviz.mcse(idata)
+    for name, value in ref.items():
+        got = post.samples[name].mean((0, 1)).numpy()
+        assert np.all(np.abs(got - value) <= Z_BONFERRONI * np.asarray(mcse[name].values)), (name, got, value)
+    assert post.sample_stats["acceptance_rate"].shape == (4, 3000)
 
 
 def test_laplace_mh_without_the_metropolis_step_is_biased() -> None:

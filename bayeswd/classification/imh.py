@@ -5,10 +5,12 @@ to the gaussian ``N(MAP, H^{-1})`` of :func:`~bayeswd.classification.potential.g
 That gaussian, mixed with a heavier-tailed component, is then a good *independence* proposal:
 Metropolis-Hastings accepts a proposal ``x'`` from state ``x`` with probability
 ``min(1, w(x') / w(x))``, ``w = p / q``, so the chain targets the exact posterior whatever the
-proposal's error; the error only costs acceptance. Every proposal of every chain is drawn and its
-log density evaluated up front, in a few batched matrix products (chunks of at most
-:data:`CHUNK_NUMBERS` logits); the accept/reject scan is a cheap loop over steps, vectorised over
-the chains (:func:`bayeswd.infer.collapsed.independence_chains`).
+proposal's error; the error only costs acceptance. The proposals of every chain are drawn and their
+log densities evaluated in blocks (at most :data:`BLOCK_NUMBERS` numbers of proposals, their logits
+in chunks of at most :data:`CHUNK_NUMBERS`), each a few batched matrix products; the accept/reject
+scan is a cheap loop over steps, vectorised over the chains
+(:func:`bayeswd.infer.collapsed.independence_chains`), each chain carrying its state from block to
+block.
 
 The proposal is ``q = (1 - DEFENSIVE) N(m, S) + DEFENSIVE t_4(m, S)``, ``m`` the MAP and ``S = H^{-1}``:
 the multivariate Student-t component (4 degrees of freedom) has polynomial tails, the posterior
@@ -60,6 +62,8 @@ MAX_THIN = 20
 AUTO_MIN_ACCEPT = 0.4
 #: Largest number of logits (draws x rows x columns) held at once by the batched evaluation.
 CHUNK_NUMBERS = 20_000_000
+#: Proposals are drawn and scanned in blocks of at most this many numbers (chains x steps x P).
+BLOCK_NUMBERS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -159,18 +163,49 @@ def sample_laplace_mh(prob: GLMProblem, approx: GaussianApproximation, options: 
     if pilot is None and options.thin is None:
         pilot = pilot_acceptance(prob, approx, num_chains, seed)
     thin = options.thin if options.thin is not None else thin_for(pilot)
-    steps = (options.num_warmup + num_samples) * thin
+    C, warm = num_chains, options.num_warmup
+    steps = (warm + num_samples) * thin
+    keep = np.zeros(steps, dtype=bool)
+    keep[warm * thin + thin - 1::thin] = True  # the state after each block of thin steps
     prop = _Proposal(approx)
-    gen = torch.Generator(device=prob.X.device).manual_seed(chain_seed(seed, 0))
-    x, log_w = _log_weights(prob, prop, (num_chains, steps), gen)
-    u = np.random.default_rng(chain_seed(seed, 1)).random(log_w.shape)
-    state, accept = independence_chains(log_w, u)
-    keep = np.arange(options.num_warmup * thin + thin - 1, steps, thin)  # the state after each block
-    idx = torch.from_numpy(state[:, keep]).to(x.device)
-    theta = torch.gather(x, 1, idx.unsqueeze(-1).expand(-1, -1, prop.P))
-    acc_blocks = accept[:, options.num_warmup * thin:].reshape(num_chains, num_samples, thin).mean(-1)
-    moved = np.diff(state, axis=1, prepend=-1)[:, options.num_warmup * thin:] != 0
-    stats = {"acceptance_rate": acc_blocks, "accepted": moved.reshape(num_chains, num_samples, thin).any(-1)}
+    P, dev = prop.P, prob.X.device
+    gen = torch.Generator(device=dev).manual_seed(chain_seed(seed, 0))
+    rng = np.random.default_rng(chain_seed(seed, 1))
+    rows = np.arange(C)
+    # step 0: each chain starts at a draw of the proposal; then blocks of proposals, each chain
+    # carrying its current state into the next block (memory: one block, not every proposal)
+    x0, lw0 = _log_weights(prob, prop, (C, 1), gen)
+    cur_x, cur_lw = x0[:, 0], lw0[:, 0]
+    accept = np.ones((C, steps))
+    moved = np.zeros((C, steps), dtype=bool)
+    moved[:, 0] = True
+    theta = torch.empty((C, num_samples, P), dtype=DTYPE, device=dev)
+    k = 0
+    if keep[0]:
+        theta[:, 0] = cur_x
+        k = 1
+    block = max(1, BLOCK_NUMBERS // (C * P))
+    g = 1
+    while g < steps:
+        B = min(block, steps - g)
+        xb, lwb = _log_weights(prob, prop, (C, B), gen)
+        lw_ext = np.concatenate([cur_lw[:, None], lwb], axis=1)
+        st, acc = independence_chains(lw_ext, rng.random((C, B + 1)))  # index 0: the carried state
+        accept[:, g:g + B] = acc[:, 1:]
+        moved[:, g:g + B] = np.diff(st, axis=1) != 0
+        x_ext = torch.cat([cur_x[:, None], xb], dim=1)
+        cols = np.flatnonzero(keep[g:g + B])
+        if cols.size:
+            idx = torch.from_numpy(st[:, cols + 1]).to(dev)
+            theta[:, k:k + cols.size] = torch.gather(x_ext, 1, idx.unsqueeze(-1).expand(-1, -1, P))
+            k += cols.size
+        last = st[:, -1]
+        cur_x = x_ext[torch.from_numpy(rows).to(dev), torch.from_numpy(last).to(dev)]
+        cur_lw = lw_ext[rows, last]
+        g += B
+    acc_blocks = accept[:, warm * thin:].reshape(C, num_samples, thin).mean(-1)
+    stats = {"acceptance_rate": acc_blocks,
+             "accepted": moved[:, warm * thin:].reshape(C, num_samples, thin).any(-1)}
     info: dict[str, Any] = {"num_warmup": options.num_warmup, "thin": thin,
                             "pilot_acceptance": pilot, "mean_acceptance": float(accept[:, 1:].mean()),
                             "map_iterations": approx.n_iter}
