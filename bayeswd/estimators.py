@@ -48,7 +48,6 @@ from bayeswd.classification.posterior import (
 )
 from bayeswd.classification.posterior import (
     _tau_argument,
-    choose_classifier_method,
     sample_classifier_posterior,
 )
 from bayeswd.conventions import PRIORS
@@ -955,7 +954,7 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
         prior = check_choice(self.prior, "prior", PRIORS)
         tau = _tau_argument(self.tau)
         family = check_choice(self.family, "family", CLASSIFIER_FAMILIES)
-        options = _resolve_classifier_method(self.method)
+        _resolve_classifier_method(self.method)  # a bad method fails before the data are read
         num_samples = check_positive_int(self.num_samples, "num_samples")
         num_chains = check_positive_int(self.num_chains, "num_chains")
         seed = check_seed(self.seed)
@@ -969,9 +968,7 @@ class BayesianLogisticRegression(ClassifierMixin, BaseEstimator):
             fit_intercept=fit_intercept, progress_bar=progress_bar,
         )
         self.posterior_ = post
-        if options is None:  # "auto": the method it chose
-            options = choose_classifier_method(post.family, prior, tau)[0]
-        self.method_ = options
+        self.method_ = post.options  # "auto" resolved: the method that ran
         self.classes_ = post.classes_
         self.tau_ = float(post.tau) if post.tau is not None else float(post.samples["tau"].mean())
         coef = post.samples["coef"].mean((0, 1)).numpy()

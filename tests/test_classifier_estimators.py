@@ -330,3 +330,15 @@ def test_lazy_export():
     assert bw.MAPClassifier is MAPClassifier
     assert bw.BayesianLogisticRegression is BayesianLogisticRegression
     assert {"MAPClassifier", "BayesianLogisticRegression"} <= set(bw._ESTIMATORS)
+
+
+def test_default_method_auto_records_the_method_that_ran() -> None:
+    # method="auto" (the default) resolves inside sample_classifier_posterior; method_ is the
+    # options object that ran, the same as the posterior's
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 2))
+    y = (X @ np.array([1.0, -0.5]) + rng.logistic(size=400) > 0).astype(int)
+    model = BayesianLogisticRegression(tau=1.0, num_samples=200).fit(X, y)
+    assert model.method_ is model.posterior_.options
+    assert type(model.method_).name == model.posterior_.method
+    assert model.posterior_.settings["method_choice"].startswith("auto: ")

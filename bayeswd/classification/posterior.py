@@ -190,6 +190,8 @@ class ClassifierPosterior:
     seed : int
     device : str
     settings : dict
+    options : object or None
+        The options object of the method that ran (``"auto"`` resolved, e.g. ``NUTS(num_warmup=300)``).
     """
 
     samples: dict[str, torch.Tensor]
@@ -209,6 +211,7 @@ class ClassifierPosterior:
     seed: int
     device: str
     settings: dict[str, Any] = field(default_factory=dict)
+    options: Any = None
 
     @property
     def num_chains(self) -> int:
@@ -629,6 +632,7 @@ def _sample(X: Any, y: Any, *, prior: str, tau: Any, family: str, method: Any, n
         seed=int(seed), device=str(dev),
         settings={"num_samples": num_samples, "num_chains": num_chains, **out.info, **svi_settings,
                   **({"method_choice": f"auto: {choice}"} if choice else {})},
+        options=options,
     )
 
 
