@@ -44,6 +44,7 @@ from bayeswd.infer.svi import (
     _make_guide,
     _optimise,
     as_pyro_distribution,
+    set_guide_covariance,
 )
 from bayeswd.model import linear_regression_model
 
@@ -129,7 +130,6 @@ def _init_scales(guide: Any, name: str, S: torch.Tensor, perm: torch.Tensor) -> 
     conditional sds ``1 / sqrt((S^{-1})_ii)``. Low rank: the leading eigenvectors carry half their
     variance, the diagonal the rest (as :mod:`bayeswd.infer.svi` does).
     """
-    S_lat = S[perm][:, perm]
     if name == "meanfield":
         cond = 1.0 / torch.linalg.inv(S).diagonal().sqrt()
         offset = 0
@@ -140,20 +140,7 @@ def _init_scales(guide: Any, name: str, S: torch.Tensor, perm: torch.Tensor) -> 
             setattr(guide.scales, site, sds.reshape(shape).clone())
             offset += k
         return
-    if name == "fullrank":
-        L = torch.linalg.cholesky(S_lat)
-        diag = L.diagonal()
-        guide.scale = diag.clone()
-        guide.scale_tril = L / diag.unsqueeze(-1)
-        return
-    rank = guide.cov_factor.shape[-1]
-    evals, evecs = torch.linalg.eigh(S_lat)
-    top_vals, top_vecs = evals[-rank:].clamp(min=0.0), evecs[:, -rank:]
-    W = top_vecs * (0.5 * top_vals).sqrt()
-    rest = (S_lat.diagonal() - (W * W).sum(-1)).clamp(min=0.0)
-    with torch.no_grad():  # a plain nn.Parameter in this guide
-        guide.cov_factor.copy_(W)
-    guide.scale = torch.maximum(rest, 0.1 * S_lat.diagonal()).sqrt()
+    set_guide_covariance(guide, name, S[perm][:, perm])
 
 
 def _model(prob: GLMProblem, tau_prior: Any) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

@@ -38,7 +38,8 @@ from bayeswd.infer.runtime import one_thread_if_small, private_rng
 from bayeswd.infer.start import InferenceProblem, MethodOutput, gaussian_start, site_sds
 from bayeswd.model import linear_regression_model
 
-__all__ = ["FULLRANK_MAX_PARAMS", "PlateauSchedule", "as_pyro_distribution", "fit_svi"]
+__all__ = ["FULLRANK_MAX_PARAMS", "PlateauSchedule", "as_pyro_distribution", "fit_svi",
+           "set_guide_covariance"]
 
 #: ``guide="auto"`` is full-rank up to this many latent coordinates, low-rank above.
 FULLRANK_MAX_PARAMS = 500
@@ -117,7 +118,15 @@ def _init_guide_scales(
         for site, _ in latent_sites(guide):
             setattr(guide.scales, site, sds[site].reshape(getattr(guide.scales, site).shape))
         return
-    S = _unconstrained_cov(guide, cov, d, fit_intercept)
+    set_guide_covariance(guide, name, _unconstrained_cov(guide, cov, d, fit_intercept))
+
+
+def set_guide_covariance(guide: Any, name: str, S: torch.Tensor) -> None:
+    """Start a full-rank or low-rank guide's scale at the covariance ``S`` (its latent order).
+
+    Full rank: ``S`` itself. Low rank: the leading eigenvectors carry half their variance, the
+    diagonal the rest (at least a tenth of each variance).
+    """
     if name == "fullrank":
         L = torch.linalg.cholesky(S)
         diag = L.diagonal()
