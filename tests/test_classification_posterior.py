@@ -171,6 +171,16 @@ def _quadrature_means(prob: GLMProblem, tau_prior: torch.distributions.Distribut
     return {"coef": np.array([float((wts * w[:, 0]).sum())]), "tau": np.array(float((wts * tau).sum()))}
 
 
+def _assert_means_match(post: ClassifierPosterior, ref: dict[str, np.ndarray]) -> None:
+    """Every posterior mean within ``Z_BONFERRONI`` ArviZ MCSEs of its quadrature value."""
+    idata = _arviz.from_dict({"posterior": {k: v.numpy() for k, v in post.samples.items()}})
+    mcse = _arviz.mcse(idata)
+    for name, value in ref.items():
+        got = post.samples[name].mean((0, 1)).numpy()
+        err = np.asarray(mcse[name].values)
+        assert np.all(np.abs(got - value) <= Z_BONFERRONI * err), (name, got, value, err)
+
+
 QUAD_CASES = [
     # (family, prior, tau_kind, fit_intercept, n, d): 2-D and 3-D posteriors, small n (skewed)
     ("bernoulli", "gaussian", "fixed", True, 15, 1),
@@ -194,12 +204,7 @@ def test_nuts_matches_quadrature(family: str, prior: str, tau_kind: str, fit: bo
         X.numpy(), y.numpy(), prior=prior, tau=tau, family=family, fit_intercept=fit,
         method=NUTS(num_warmup=500, target_accept_prob=0.9 if prior == "laplace" else None),
         num_samples=2000, num_chains=4, seed=11, progress_bar=False)
-    idata = _arviz.from_dict({"posterior": {k: v.numpy() for k, v in post.samples.items()}})
-    mcse = _arviz.mcse(idata)
-    for name, value in ref.items():
-        got = post.samples[name].mean((0, 1)).numpy()
-        err = np.asarray(mcse[name].values)
-        assert np.all(np.abs(got - value) <= Z_BONFERRONI * err), (name, got, value, err)
+    _assert_means_match(post, ref)
     assert int(post.diagnostics["num_divergent"]) == 0
 
 
@@ -221,12 +226,7 @@ def test_laplace_mh_matches_quadrature(family: str, prior: str, fit: bool, n: in
     post = sample_classifier_posterior(X.numpy(), y.numpy(), prior=prior, tau=0.8, family=family,
                                        fit_intercept=fit, method=LaplaceMH(thin=3), num_samples=3000,
                                        num_chains=4, seed=5, progress_bar=False)
-    idata = _arviz.from_dict({"posterior": {k: v.numpy() for k, v in post.samples.items()}})
-    mcse = _arviz.mcse(idata)
-    for name, value in ref.items():
-        got = post.samples[name].mean((0, 1)).numpy()
-        err = np.asarray(mcse[name].values)
-        assert np.all(np.abs(got - value) <= Z_BONFERRONI * err), (name, got, value, err)
+    _assert_means_match(post, ref)
     assert post.settings["thin"] == 3 and post.settings["pilot_acceptance"] is None
 
 
@@ -241,11 +241,7 @@ def test_laplace_mh_in_small_blocks_matches_quadrature(monkeypatch: pytest.Monke
     ref = _quadrature_means(prob, None)
     post = sample_classifier_posterior(X.numpy(), y.numpy(), tau=0.8, method=LaplaceMH(thin=3), num_samples=3000,
                                        num_chains=4, seed=6, progress_bar=False)
-    idata = _arviz.from_dict({"posterior": {k: v.numpy() for k, v in post.samples.items()}})
-    mcse = _arviz.mcse(idata)
-    for name, value in ref.items():
-        got = post.samples[name].mean((0, 1)).numpy()
-        assert np.all(np.abs(got - value) <= Z_BONFERRONI * np.asarray(mcse[name].values)), (name, got, value)
+    _assert_means_match(post, ref)
     assert post.sample_stats["acceptance_rate"].shape == (4, 3000)
 
 
@@ -337,14 +333,14 @@ def test_laplace_approximation_is_the_gaussian_at_the_map() -> None:
     assert post.method == "laplace_approx" and post.sample_stats == {}
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("prior", ["gaussian", "laplace"])
-def test_sbc_nuts_bernoulli(prior: str, record_property) -> None:
-    # SBC: weights from the prior, labels from the model, the rank of the truth among 99 draws of
-    # one chain, pooled into 10 bins; chi-square test of uniformity, fail if p < 1e-3. The
-    # posteriors are 2-D and close to gaussian: NUTS draws are nearly independent (ESS ~ draws).
+def _sbc_p_value(prior: str, method: object, seed: int) -> float:
+    """SBC (Talts et al. 2018) of one bernoulli sampler: the chi-square p of the pooled rank bins.
+
+    Weights from the prior, labels from the model, the rank of the truth among 99 draws of one
+    chain, pooled into 10 bins over 100 replications and both weights.
+    """
     tau, n, d, reps, draws = 1.0, 20, 2, 100, 99
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d))
     ranks = []
     for r in range(reps):
@@ -359,12 +355,20 @@ def test_sbc_nuts_bernoulli(prior: str, record_property) -> None:
             warnings.filterwarnings("ignore", category=DiagnosticWarning)
             post = sample_classifier_posterior(
                 X, y, prior=prior, tau=tau, fit_intercept=False, num_chains=1, num_samples=draws,
-                method=NUTS(num_warmup=150), seed=r, progress_bar=False)
+                method=method, seed=r, progress_bar=False)
         ranks.append((post.samples["coef"][0].numpy() < w).sum(0))
     counts = np.bincount(np.concatenate(ranks) * 10 // (draws + 1), minlength=10)
-    p_value = stats.chisquare(counts).pvalue
-    record_property("sbc_p_value", float(p_value))
-    assert p_value > 1e-3, counts
+    return float(stats.chisquare(counts).pvalue)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prior", ["gaussian", "laplace"])
+def test_sbc_nuts_bernoulli(prior: str, record_property) -> None:
+    # chi-square test of uniformity of the ranks, fail if p < 1e-3. The posteriors are 2-D and
+    # close to gaussian: NUTS draws are nearly independent (ESS ~ draws).
+    p_value = _sbc_p_value(prior, NUTS(num_warmup=150), seed=7)
+    record_property("sbc_p_value", p_value)
+    assert p_value > 1e-3
 
 
 @pytest.mark.parametrize("prior", ["gaussian", "laplace"])
@@ -372,26 +376,9 @@ def test_sbc_laplace_mh_bernoulli(prior: str, record_property) -> None:
     # SBC of the independence sampler, as for NUTS above; thin=10 keeps the 99 draws of a chain
     # nearly independent (the proposals here are accepted 60-90 % of the time: the lag-10
     # autocorrelation of a chain that stays with probability 0.4 is about 0.4^10 = 1e-4)
-    tau, n, d, reps, draws = 1.0, 20, 2, 100, 99
-    rng = np.random.default_rng(8)
-    X = rng.standard_normal((n, d))
-    ranks = []
-    for r in range(reps):
-        while True:  # both labels needed; the event depends on y only (see test_sbc_nuts_bernoulli)
-            w = rng.normal(0.0, tau, d) if prior == "gaussian" else rng.laplace(0.0, tau, d)
-            y = (rng.random(n) < 1.0 / (1.0 + np.exp(-(X @ w)))).astype(int)
-            if 0 < y.sum() < n:
-                break
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=DiagnosticWarning)
-            post = sample_classifier_posterior(
-                X, y, prior=prior, tau=tau, fit_intercept=False, num_chains=1, num_samples=draws,
-                method=LaplaceMH(thin=10), seed=r, progress_bar=False)
-        ranks.append((post.samples["coef"][0].numpy() < w).sum(0))
-    counts = np.bincount(np.concatenate(ranks) * 10 // (draws + 1), minlength=10)
-    p_value = stats.chisquare(counts).pvalue
-    record_property("sbc_p_value", float(p_value))
-    assert p_value > 1e-3, counts
+    p_value = _sbc_p_value(prior, LaplaceMH(thin=10), seed=8)
+    record_property("sbc_p_value", p_value)
+    assert p_value > 1e-3
 
 
 def test_workflow_predictions_loo_and_summary() -> None:
