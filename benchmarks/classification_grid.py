@@ -5,6 +5,7 @@ Usage (after ``pip install -e ".[bench]"``)::
     python benchmarks/classification_grid.py             # every cell, 4 chains x (1000 + 1000)
     python benchmarks/classification_grid.py --quick     # 2 cells, 4 x (200 + 200)
     python benchmarks/classification_grid.py --cells bc_gauss_fixed wine_gauss_fixed
+    python benchmarks/classification_grid.py --name classification_grid_rerun   # results under that stem
 
 Each tool runs in its own subprocess per cell (``--worker``), one after the other, so that no two
 share a process, imports or thread pools:
@@ -242,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=None)
     ap.add_argument("--draws", type=int, default=None)
     ap.add_argument("--cap", type=float, default=600.0, help="seconds before a worker is killed")
+    ap.add_argument("--name", help="stem of the result files (default: classification_grid_<date>)")
     ap.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     cells = {c.name: c for c in CELLS}
@@ -268,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         report["cells"].append({"name": name, **asdict(cell), "rows": rows,
                                 "numpyro_best_ess_s": max(peers) if peers else None})
     RESULTS.mkdir(exist_ok=True)
-    stem = f"classification_grid_{_dt.date.today().isoformat()}{'_quick' if args.quick else ''}"
+    stem = args.name or f"classification_grid_{_dt.date.today().isoformat()}{'_quick' if args.quick else ''}"
     (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=1))
     (RESULTS / f"{stem}.md").write_text(to_markdown(report))
     print(to_markdown(report))

@@ -534,3 +534,36 @@ def test_proximal_newton_never_accepts_a_rising_step_along_a_flat_direction() ->
                 W = fit.coef.numpy().copy()
                 W.reshape(-1)[j] += h
                 assert classifier_objective(X, y, W, fit.intercept.numpy(), prior="laplace", tau=tau) >= U - 1e-9
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize(("n", "d", "K"), [(400, 110, 2), (300, 60, 3)])
+def test_truncated_newton_equals_logistic_regression_where_the_hessian_is_large(n, d, K, fit_intercept):
+    # Above NEWTON_CG_MIN_COST multiply-adds a Hessian, the gaussian MAP runs conjugate gradients on
+    # Hessian-vector products; the answer is the same optimum (scikit-learn's newton-cholesky, tight).
+    X, y = _generated(n, d, K, seed=n + d)
+    tau = 0.3
+    fit = map_classifier(X, y, prior="gaussian", tau=tau, fit_intercept=fit_intercept)
+    assert fit.method == "newton-cg" and fit.converged and fit.optimality <= 1e-10
+    sk = sk_fit(X, y, C=logistic_C(tau), solver="newton-cholesky", tol=1e-12, fit_intercept=fit_intercept)
+    name = "binary" if K == 2 else "three_class"
+    assert rel(fit.coef, sk_coef(sk, name)) < 1e-8
+    if fit_intercept and K == 2:
+        assert abs(fit.intercept - sk.intercept_[0]) < 1e-8 * max(1.0, abs(sk.intercept_[0]))
+    elif fit_intercept:
+        assert rel(centred(fit.intercept), sk.intercept_) < 1e-7
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("name", ["binary", "three_class"])
+def test_truncated_and_full_newton_reach_the_same_map(name, fit_intercept):
+    from bayeswd.classification.solvers import newton_cg, newton_full
+
+    X, y = DATA[name]
+    K = 2 if name == "binary" else 3
+    prob = GLMProblem(torch.as_tensor(X), torch.as_tensor(y), "bernoulli" if K == 2 else "categorical",
+                      "gaussian", 0.7, fit_intercept, K)
+    full, _, ok_full, _ = newton_full(prob, 100, 1e-12)
+    cg, _, ok_cg, opt = newton_cg(prob, 100, 1e-12)
+    assert ok_full and ok_cg and opt <= 1e-12
+    torch.testing.assert_close(cg, full, rtol=1e-9, atol=1e-10)

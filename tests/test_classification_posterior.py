@@ -114,6 +114,29 @@ def test_potential_equals_pyro(family: str, prior: str, tau_kind: str, fit: bool
     sites = pot.unpack_draws(q)
     for k, v in values.items():
         torch.testing.assert_close(sites[k], v, rtol=1e-12, atol=1e-14)
+    # the NumPy twin (NUTS's CPU path) is the same function, centred and non-centred; the
+    # non-centred form is U(tau z, ...) - P log tau with the chain rule (checked by autograd)
+    twin_value, twin_grad = pot.numpy_twin()(q.numpy())
+    assert twin_value == pytest.approx(value, rel=1e-13, abs=1e-12)
+    np.testing.assert_allclose(twin_grad, grad.numpy(), rtol=1e-12, atol=1e-12)
+    if tau_prior is not None:
+        nc = ClassifierPotential(prob, tau_prior, noncentred=True)
+        q_nc = nc.pack(theta, 0.6)
+        v_nc, g_nc = nc(q_nc)
+        t_nc, tg_nc = nc.numpy_twin()(q_nc.numpy())
+        assert t_nc == pytest.approx(v_nc, rel=1e-13, abs=1e-12)
+        np.testing.assert_allclose(tg_nc, g_nc.numpy(), rtol=1e-12, atol=1e-12)
+
+        def u_nc(qq: torch.Tensor) -> torch.Tensor:  # Pyro's potential at w = tau z, less P log tau
+            tau_ = nc.scale.transform(qq[-1])
+            th = torch.cat([tau_ * qq[: prob.n_weights], qq[prob.n_weights:-1]])
+            return pyro_pe({**prob.model_values(th), "tau": qq[-1]}) - prob.n_weights * torch.log(tau_)
+
+        qq = q_nc.clone().requires_grad_()
+        ref_nc = u_nc(qq)
+        (auto_grad,) = torch.autograd.grad(ref_nc, qq)
+        assert v_nc == pytest.approx(float(ref_nc.detach()), rel=1e-12, abs=1e-10)
+        torch.testing.assert_close(g_nc, auto_grad, rtol=1e-10, atol=1e-10)
 
 
 def _log_post_grid(prob: GLMProblem, theta: torch.Tensor, tau: torch.Tensor | float) -> torch.Tensor:

@@ -41,7 +41,7 @@ from bayeswd.classification.conventions import (
     torch_weight_decay,
 )
 from bayeswd.classification.problem import GLMProblem
-from bayeswd.classification.solvers import newton, proximal_newton
+from bayeswd.classification.solvers import newton, proximal_newton, uses_newton_cg
 from bayeswd.exceptions import ConvergenceWarning
 
 __all__ = ["CLASSIFIER_FAMILIES", "ClassifierMAPResult", "classifier_objective", "map_classifier"]
@@ -86,7 +86,10 @@ class ClassifierMAPResult:
         First-order optimality residual at the result, divided by ``max(1, max |grad sum CE at 0|)``:
         ``max |grad U|`` (gaussian), or the largest violation of ``0 in grad sum CE + lam d||W||_1``
         (laplace; the intercepts' gradient must be zero).
-    method : {"newton", "proximal-newton"}
+    method : {"newton", "newton-cg", "proximal-newton"}
+        The solver: Newton (the full Hessian), truncated Newton (conjugate gradients on
+        Hessian-vector products, where one Hessian costs more than
+        :data:`~bayeswd.classification.solvers.NEWTON_CG_MIN_COST` multiply-adds) or proximal Newton.
     n_train : int
         Number of training rows.
     fit_intercept : bool
@@ -339,7 +342,7 @@ def map_classifier(
     max_iter = _DEFAULT_MAX_ITER[prior] if max_iter is None else check_positive_int(max_iter, "max_iter")
     prob, classes, names = _problem(X, y, prior, tau, family, fit_intercept)
     if prior == "gaussian":
-        method = "newton"
+        method = "newton-cg" if uses_newton_cg(prob) else "newton"
         theta, n_iter, converged, optimality = newton(prob, max_iter, tol)
     else:
         method = "proximal-newton"

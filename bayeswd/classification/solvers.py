@@ -18,7 +18,7 @@ import torch
 
 from bayeswd.classification.problem import GLMProblem
 
-__all__ = ["kkt_violation", "newton", "proximal_newton"]
+__all__ = ["NEWTON_CG_MIN_COST", "kkt_violation", "newton", "newton_cg", "proximal_newton", "uses_newton_cg"]
 
 _ARMIJO = 1e-4
 _MIN_STEP = 1e-12
@@ -27,6 +27,12 @@ _MIN_STEP = 1e-12
 _ROUNDING = 1e-13
 #: Optimality below which three steps without halving it mean the rounding floor is reached.
 _FLOOR = 1e-9
+#: Multiply-adds of one Hessian (``n (d + 1)^2`` per pair of classes) above which the gaussian MAP
+#: runs truncated Newton (:func:`newton_cg`) instead of forming and factorising the Hessian; set from
+#: ``benchmarks/classification_map.py`` (docs/classification.md, section 6).
+NEWTON_CG_MIN_COST = 4e6
+#: Cap of the forcing term of :func:`newton_cg` (the relative residual of its inner solve).
+FORCING_CAP = 0.5
 
 
 class _RoundingFloor:
@@ -60,7 +66,26 @@ def _solve_spd(H: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     return torch.cholesky_solve(rhs.unsqueeze(-1), L).squeeze(-1)
 
 
+def uses_newton_cg(prob: GLMProblem) -> bool:
+    """Whether :func:`newton` runs truncated Newton on ``prob``: one Hessian costs more than
+    :data:`NEWTON_CG_MIN_COST` multiply-adds."""
+    n, p, K = prob.X.shape[0], prob.A.shape[1], prob.num_classes
+    pairs = 1 if prob.family == "bernoulli" else K * (K + 1) // 2
+    return n * p * p * pairs > NEWTON_CG_MIN_COST
+
+
 def newton(prob: GLMProblem, max_iter: int, tol: float) -> tuple[torch.Tensor, int, bool, float]:
+    """The gaussian prior's MAP: Newton, or truncated Newton where the Hessian is expensive.
+
+    :func:`newton_full` (a Cholesky solve of the full Hessian each step) where forming the Hessian
+    is cheap, :func:`newton_cg` (conjugate gradients on Hessian-vector products) where it is not
+    (:func:`uses_newton_cg`). Both stop on the same optimality; returns
+    ``(theta, n_iter, converged, optimality)``.
+    """
+    return (newton_cg if uses_newton_cg(prob) else newton_full)(prob, max_iter, tol)
+
+
+def newton_full(prob: GLMProblem, max_iter: int, tol: float) -> tuple[torch.Tensor, int, bool, float]:
     """Damped Newton (IRLS) for the gaussian prior: ``U = f + ||W||^2 / (2 tau^2)``.
 
     The full Hessian (``d + 1`` for the bernoulli family, ``(d + 1) K - 1`` for the categorical
@@ -105,6 +130,106 @@ def newton(prob: GLMProblem, max_iter: int, tol: float) -> tuple[torch.Tensor, i
                 break  # no decrease along a descent direction: rounding
         theta = theta + t * step
     return theta, min(it, max_iter), False, optimality
+
+
+def _hessian_operator(prob: GLMProblem, probs: torch.Tensor, pen: torch.Tensor, A2: torch.Tensor):  # noqa: ANN202
+    """``v -> H v`` and ``diag(H)`` of ``U``'s Hessian at ``probs``, without forming ``H``.
+
+    Bernoulli: ``H v = A^T (p (1 - p) * A v) + pen v``. Categorical: with ``V`` the ``(d + 1, K)``
+    matrix of ``v`` (``b_0`` entry 0) and ``E = A V``, row ``i`` of the product is
+    ``P_i * E_i - P_i (P_i . E_i)``, then ``A^T`` of it, packed as the gradient. ``A2 = A * A``
+    gives the diagonal (the Jacobi preconditioner).
+    """
+    A = prob.A
+    if prob.family == "bernoulli":
+        AT = A.T
+        w = probs * (1.0 - probs)
+        return (lambda v: AT @ (w * (A @ v)) + pen * v), A2.T @ w + pen
+    d, K, nw = prob.d, prob.num_classes, prob.n_weights
+    VT = A.new_zeros(K, A.shape[1])  # V^T: the (K, d + 1) products below are the fast layout
+
+    def hv(v: torch.Tensor) -> torch.Tensor:
+        VT[:, :d] = v[:nw].view(K, d)
+        if prob.fit_intercept:
+            VT[1:, d] = v[nw:]
+        E = torch.nn.functional.linear(A, VT)
+        R = probs * (E - (probs * E).sum(1, keepdim=True))
+        return prob.pack_rows(R.T @ A) + pen * v
+
+    return hv, prob.pack_rows((probs * (1.0 - probs)).T @ A2) + pen
+
+
+def newton_cg(prob: GLMProblem, max_iter: int, tol: float) -> tuple[torch.Tensor, int, bool, float]:
+    """Truncated Newton for the gaussian prior: each step by preconditioned conjugate gradients.
+
+    The Newton system ``H s = -g`` is solved by conjugate gradients on Hessian-vector products (two
+    products with ``A`` each; :func:`_hessian_operator`), preconditioned by ``diag(H)``, to the
+    relative residual ``min(0.5, sqrt(optimality))`` (the forcing term of Eisenstat and Walker:
+    superlinear, then quadratic convergence, as the full Newton step), then the same Armijo line
+    search as :func:`newton_full`. It never forms the ``P x P`` Hessian: ``O(n P)`` per product
+    against ``O(n P^2 + P^3)`` per Newton step. Returns ``(theta, n_iter, converged, optimality)``.
+    """
+    lam, nw = 1.0 / prob.tau**2, prob.n_weights
+    scale = _gradient_scale(prob)
+    theta = prob.start()
+    pen = torch.zeros(prob.size, dtype=theta.dtype, device=theta.device)
+    pen[:nw] = lam
+    A2 = prob.A * prob.A
+    floor = _RoundingFloor()
+    max_cg = max(50, 2 * prob.size)
+    for it in range(max_iter + 1):
+        f, g, probs = prob.value_grad(theta)
+        g = g + pen * theta
+        U = f + 0.5 * lam * float(theta[:nw] @ theta[:nw])
+        optimality = float(g.abs().max()) / scale
+        if optimality <= tol:
+            return theta, it, True, optimality
+        if it == max_iter or floor.reached(optimality):
+            break
+        hv, diag = _hessian_operator(prob, probs, pen, A2)
+        step = _pcg(hv, g, 1.0 / diag, min(FORCING_CAP, math.sqrt(optimality)), max_cg)
+        decrease = -float(g @ step)
+        t = 1.0
+        if decrease > _ROUNDING * max(1.0, abs(U)):
+            while t >= _MIN_STEP:
+                cand = theta + t * step
+                if prob.nll(cand) + 0.5 * lam * float(cand[:nw] @ cand[:nw]) <= U - _ARMIJO * t * decrease:
+                    break
+                t *= 0.5
+            else:
+                break  # no decrease along a descent direction: rounding
+        elif decrease <= 0.0:
+            break
+        theta = theta + t * step
+    return theta, min(it, max_iter), False, optimality
+
+
+def _pcg(hv, g: torch.Tensor, inv_diag: torch.Tensor, rel: float, max_iter: int) -> torch.Tensor:  # noqa: ANN001
+    """Approximate ``H^{-1} (-g)`` by preconditioned CG from 0, stopped at ``||r|| <= rel ||g||``.
+
+    Every iterate is a descent direction (CG from 0 on a positive definite ``H``).
+    """
+    x = torch.zeros_like(g)
+    r = -g
+    z = inv_diag * r
+    p = z
+    rz = float(r @ z)
+    stop = rel * float(g.norm())
+    for _ in range(max_iter):
+        Hp = hv(p)
+        pHp = float(p @ Hp)
+        if not pHp > 0.0:
+            break
+        alpha = rz / pHp
+        x = x + alpha * p
+        r = r - alpha * Hp
+        if float(r.norm()) <= stop:
+            break
+        z = inv_diag * r
+        rz_new = float(r @ z)
+        p = z + (rz_new / rz) * p
+        rz = rz_new
+    return x
 
 
 def kkt_violation(g: np.ndarray, theta: np.ndarray, penalised: np.ndarray, lam: float) -> np.ndarray:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 __all__ = ["DualAveraging", "WelfordVariance", "windows"]
@@ -70,19 +71,19 @@ class DualAveraging:
 class WelfordVariance:
     """Running mean and variance of vectors (Welford's algorithm), reset at each window."""
 
-    def __init__(self, like: torch.Tensor) -> None:
-        self.mean = torch.zeros_like(like)
-        self.m2 = torch.zeros_like(like)
+    def __init__(self, like: torch.Tensor | np.ndarray) -> None:
+        self.mean = like * 0.0  # a torch tensor or a NumPy array, like ``like``
+        self.m2 = like * 0.0
         self.count = 0
 
-    def update(self, value: torch.Tensor) -> None:
+    def update(self, value: torch.Tensor | np.ndarray) -> None:
         """Add one vector."""
         self.count += 1
         delta = value - self.mean
         self.mean += delta / self.count
         self.m2 += delta * (value - self.mean)
 
-    def regularised_variance(self) -> torch.Tensor:
+    def regularised_variance(self) -> torch.Tensor | np.ndarray:
         """Sample variance shrunk towards 1 with weight ``5 / (count + 5)`` (Stan's rule)."""
         n = self.count
         var = self.m2 / (n - 1)
@@ -90,6 +91,6 @@ class WelfordVariance:
 
     def reset(self) -> None:
         """Forget every vector added so far."""
-        self.mean.zero_()
-        self.m2.zero_()
+        self.mean *= 0.0
+        self.m2 *= 0.0
         self.count = 0

@@ -77,9 +77,23 @@ def _run_chain(
     max_tree_depth: int, progress: Any, thin: int = 1,
 ) -> ChainResult:
     dev = q0.device
-    gen = torch.Generator(device=dev).manual_seed(int(seed))
-    kernel = NUTSKernel(potential, mu, L, gen, np.random.default_rng(int(seed)), max_tree_depth)
-    x = torch.linalg.solve_triangular(L, (q0 - mu).unsqueeze(-1), upper=False).squeeze(-1)
+    x0 = torch.linalg.solve_triangular(L, (q0 - mu).unsqueeze(-1), upper=False).squeeze(-1)
+    rng = np.random.default_rng(int(seed))
+    twin = getattr(potential, "numpy_twin", None)
+    twin = twin() if dev.type == "cpu" and twin is not None else None
+    if twin is not None:  # the CPU's fast path: the whole chain on NumPy arrays
+        momenta = np.random.default_rng([int(seed), 1])
+        size = x0.numel()
+        kernel = NUTSKernel(twin, mu.numpy(), L.numpy(), lambda: momenta.standard_normal(size), rng,
+                            max_tree_depth)
+        x: Any = x0.numpy()
+    else:
+        gen = torch.Generator(device=dev).manual_seed(int(seed))
+        kernel = NUTSKernel(
+            potential, mu, L,
+            lambda: torch.randn(x0.shape, generator=gen, dtype=x0.dtype, device=dev), rng,
+            max_tree_depth)
+        x = x0
     state = NUTSState(x, *kernel.energy_grad(x))
     if not math.isfinite(state.potential_energy):
         raise ValueError("the starting point has a non-finite potential energy")
@@ -89,7 +103,8 @@ def _run_chain(
     slow_end = ends[-1] if ends else init
     ends_set = set(ends)
     welford = WelfordVariance(x)
-    draws = torch.empty((num_samples, x.numel()), dtype=x.dtype, device=dev)
+    draws = (np.empty((num_samples, x.size)) if kernel.numpy
+             else torch.empty((num_samples, x.numel()), dtype=x.dtype, device=dev))
     stats = np.zeros((num_samples, 4))
     diverging = np.zeros(num_samples, dtype=bool)
     steps, div = 0, False
@@ -100,7 +115,7 @@ def _run_chain(
             if init <= it < slow_end:
                 welford.update(state.position * kernel.s)  # L^{-1}(q - mu), whose variance sets s
             if it + 1 in ends_set and welford.count > 1:
-                s_new = welford.regularised_variance().sqrt()
+                s_new = welford.regularised_variance() ** 0.5
                 x = state.position * kernel.s / s_new
                 kernel.set_scale(s_new)
                 state = NUTSState(x, *kernel.energy_grad(x))
@@ -119,10 +134,13 @@ def _run_chain(
                 steps, div = 0, False
         if progress is not None:
             progress()
+    inv_metric = kernel.s**2
+    if kernel.numpy:
+        draws, inv_metric = torch.from_numpy(draws).to(dev), torch.from_numpy(inv_metric)
     return ChainResult(
         draws=draws, diverging=diverging, tree_depth=stats[:, 0].astype(np.int64),
         step_size=stats[:, 1].copy(), acceptance_rate=stats[:, 2].copy(),
-        num_steps=stats[:, 3].astype(np.int64), inv_metric=(kernel.s**2).cpu(),
+        num_steps=stats[:, 3].astype(np.int64), inv_metric=inv_metric.cpu(),
     )
 
 
