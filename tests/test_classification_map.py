@@ -567,3 +567,14 @@ def test_truncated_and_full_newton_reach_the_same_map(name, fit_intercept):
     cg, _, ok_cg, opt = newton_cg(prob, 100, 1e-12)
     assert ok_full and ok_cg and opt <= 1e-12
     torch.testing.assert_close(cg, full, rtol=1e-9, atol=1e-10)
+
+
+def test_softplus_is_log1p_exp_to_rounding_everywhere():
+    # torch's fused softplus with its linear branch moved to eta > 50: the same values as the
+    # overflow-free max(eta, 0) + log1p(exp(-|eta|)), from underflow to far past the threshold
+    from bayeswd.classification.problem import softplus
+
+    eta = torch.cat([torch.linspace(-800.0, 800.0, 20001, dtype=torch.float64),
+                     torch.tensor([-1e-300, 0.0, 1e-300, 49.999, 50.0, 50.001], dtype=torch.float64)])
+    ref = eta.clamp(min=0) + torch.log1p(torch.exp(-eta.abs()))
+    torch.testing.assert_close(softplus(eta), ref, rtol=2e-16, atol=0.0)

@@ -88,6 +88,10 @@ def test_potential_equals_pyro(prior: str, sigma_kind: str, tau_kind: str, fit: 
     torch.testing.assert_close(grad, ref_grad, rtol=1e-10, atol=1e-10)
     for k, v in pot.unpack(q).items():
         torch.testing.assert_close(v, values[k], rtol=1e-12, atol=1e-14)
+    # the NumPy twin (NUTS's CPU path) is the same function
+    twin_value, twin_grad = pot.numpy_twin()(q.numpy())
+    assert twin_value == pytest.approx(value, rel=1e-13, abs=1e-12)
+    np.testing.assert_allclose(twin_grad, grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
 def test_sufficient_statistics_survive_a_large_offset() -> None:

@@ -62,7 +62,7 @@ import torch
 from polyagamma import random_polyagamma
 
 from bayeswd._validation import DTYPE, check_positive_int, check_seed
-from bayeswd.classification.problem import GLMProblem
+from bayeswd.classification.problem import GLMProblem, softplus
 from bayeswd.classification.solvers import newton, proximal_newton
 from bayeswd.infer.gibbs import (
     _adapt_width,
@@ -216,7 +216,7 @@ def _log_density(prob: GLMProblem, theta: torch.Tensor, y: torch.Tensor, tau: to
     """
     d = prob.d
     eta = theta @ prob.A.T  # (C, n)
-    loglik = (y * eta - eta.clamp(min=0) - torch.log1p(torch.exp(-eta.abs()))).sum(-1)
+    loglik = (y * eta - softplus(eta)).sum(-1)
     w = theta[:, :d]
     if prob.prior == "gaussian":
         logp = -0.5 * d * math.log(2 * math.pi) - d * tau.log() - (w * w).sum(-1) / (2 * tau * tau)

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from bayeswd.classification.problem import GLMProblem
+from bayeswd.classification.problem import GLMProblem, softplus
 from bayeswd.classification.solvers import newton, proximal_newton
 from bayeswd.infer.potentials import Scale
 
@@ -91,7 +91,7 @@ class ClassifierPotential:
             return self._log_loss_numpy(theta)
         if prob.family == "bernoulli":
             eta = self._A @ theta
-            f = float(eta.clamp(min=0).sum() + torch.log1p(torch.exp(-eta.abs())).sum() - eta @ self._yf)
+            f = float(softplus(eta).sum() - eta @ self._yf)
             return f, self._AT @ (torch.sigmoid(eta) - self._yf)
         d, K, nw = prob.d, prob.num_classes, prob.n_weights
         M = self._M
@@ -238,20 +238,21 @@ def site_draws(prob: GLMProblem, theta: torch.Tensor) -> dict[str, torch.Tensor]
 def batched_log_density(prob: GLMProblem, theta: torch.Tensor) -> torch.Tensor:
     """``log p(y, theta)`` (``= -U``, every constant included, ``tau`` fixed) at draws ``(S, P)``.
 
-    One batched product ``(S, m, d) x (n, d)`` for the logits of every draw and row.
+    One batched product for the logits of every draw and row (``(S, d + 1) x (d + 1, n)`` for the
+    bernoulli family, ``(S, K, d) x (n, d)`` for the categorical one).
     """
     S, nw = theta.shape[0], prob.n_weights
-    W = theta[:, :nw].reshape(S, prob.m, prob.d)
-    eta = torch.einsum("nd,smd->snm", prob.X, W)
-    if prob.fit_intercept:
-        b = theta[:, nw:]
-        if prob.family == "categorical":
-            b = torch.cat([b.new_zeros(S, 1), b], 1)
-        eta = eta + b[:, None, :]
     if prob.family == "bernoulli":
-        e = eta[..., 0]
-        ll = -(e.clamp(min=0) + torch.log1p(torch.exp(-e.abs()))).sum(1) + e @ prob.y.to(e.dtype)
+        # theta = (w, b) is the layout of A = [X 1]: the logits in one product, and
+        # sum_i y_i eta_i = theta . (A^T y) without a pass over the (S, n) logits
+        A = prob.A
+        ll = theta @ (A.T @ prob.y.to(A.dtype)) - softplus(theta @ A.T).sum(1)
     else:
+        W = theta[:, :nw].reshape(S, prob.m, prob.d)
+        eta = torch.einsum("nd,smd->snm", prob.X, W)
+        if prob.fit_intercept:
+            b = torch.cat([theta.new_zeros(S, 1), theta[:, nw:]], 1)
+            eta = eta + b[:, None, :]
         picked = eta.gather(2, prob.y.view(1, -1, 1).expand(S, -1, 1)).sum((1, 2))
         ll = picked - torch.logsumexp(eta, -1).sum(1)
     w = theta[:, :nw]

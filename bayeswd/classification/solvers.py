@@ -67,8 +67,11 @@ def _solve_spd(H: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
 
 
 def uses_newton_cg(prob: GLMProblem) -> bool:
-    """Whether :func:`newton` runs truncated Newton on ``prob``: one Hessian costs more than
-    :data:`NEWTON_CG_MIN_COST` multiply-adds."""
+    """Whether :func:`newton` runs truncated Newton on ``prob``.
+
+    It does where one Hessian costs more than :data:`NEWTON_CG_MIN_COST` multiply-adds
+    (``n (d + 1)^2`` for each of the ``K (K + 1) / 2`` pairs of classes).
+    """
     n, p, K = prob.X.shape[0], prob.A.shape[1], prob.num_classes
     pairs = 1 if prob.family == "bernoulli" else K * (K + 1) // 2
     return n * p * p * pairs > NEWTON_CG_MIN_COST
