@@ -39,7 +39,7 @@ from bayeswd.infer.collapsed import check_collapsed, sample_collapsed
 from bayeswd.infer.diagnostics import diagnose, nuts_diagnostics, warn_diagnostics
 from bayeswd.infer.exact import check_exact, sample_exact
 from bayeswd.infer.gibbs import check_gibbs, sample_gibbs
-from bayeswd.infer.nuts import sample_nuts
+from bayeswd.infer.nuts import LAPLACE_NUTS_MAX_COND, laplace_prefers_nuts, sample_nuts
 from bayeswd.infer.options import (
     NUTS,
     SVI,
@@ -451,7 +451,9 @@ def sample_posterior(
         fastest exact method the model allows and records which in ``Posterior.method`` and why in
         ``Posterior.settings["method_choice"]``: ``"exact"`` for the gaussian prior with ``sigma``
         and ``tau`` fixed, ``"collapsed"`` for the gaussian prior with a scale sampled, ``"gibbs"``
-        for the laplace prior. The methods: :class:`bayeswd.infer.Exact` (``"exact"``: independent
+        for the laplace prior, or ``"nuts"`` for it where ``n > d + 1``, ``sigma`` is sampled and
+        the features are well conditioned (:func:`bayeswd.infer.nuts.laplace_prefers_nuts`). The
+        methods: :class:`bayeswd.infer.Exact` (``"exact"``: independent
         draws of the conjugate gaussian posterior; gaussian prior with ``sigma`` and ``tau`` fixed
         only), :class:`bayeswd.infer.Collapsed` (``"collapsed"``: gaussian prior with ``sigma``
         and/or ``tau`` sampled; the weights integrated out, the scales by an independence sampler
@@ -566,6 +568,13 @@ def sample_posterior(
     stats = sufficient_statistics(Xt, yt, fit_intercept)  # the one pass over X every method needs
     sigma_arg, tau_arg, hyper = default_hyperpriors(Xt, yt, sigma, tau, stats)
     problem = InferenceProblem(Xt, yt, stats, prior, sigma_arg, tau_arg, fit_intercept, hyper)
+    if choice is not None and isinstance(options, Gibbs) and not is_dask_input(X, y):
+        nuts_better, cond = laplace_prefers_nuts(problem)
+        if nuts_better:
+            options = NUTS()
+            choice = (f"laplace prior, n > d + 1, sigma sampled and well-conditioned features "
+                      f"(correlation condition number {cond:.3g} <= {LAPLACE_NUTS_MAX_COND:g}): NUTS on "
+                      "the laplace density")
     out = _RUNNERS[type(options)](problem, options, num_samples=num_samples, num_chains=num_chains,
                                   seed=seed, progress_bar=progress_bar)
     order = [k for k in ("coef", "intercept", "sigma", "tau") if k in out.samples]

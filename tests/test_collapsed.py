@@ -220,7 +220,7 @@ def test_sbc_ranks_are_uniform():
     ("prior", "sigma", "tau", "name"),
     [("gaussian", 0.7, 0.5, "exact"), ("gaussian", None, 0.5, "collapsed"),
      ("gaussian", 0.7, None, "collapsed"), ("gaussian", None, None, "collapsed"),
-     ("laplace", 0.7, 0.5, "gibbs"), ("laplace", None, None, "gibbs")],
+     ("laplace", 0.7, 0.5, "gibbs"), ("laplace", 0.7, None, "gibbs"), ("laplace", None, None, "nuts")],
 )
 def test_auto_picks_the_fastest_exact_method_and_says_why(prior, sigma, tau, name):
     X, y = _data(30, 3, 2)
@@ -233,6 +233,25 @@ def test_auto_picks_the_fastest_exact_method_and_says_why(prior, sigma, tau, nam
                                    num_samples=200, num_chains=2, progress_bar=False)
     assert "method_choice" not in explicit.settings
     torch.testing.assert_close(post.samples["coef"], explicit.samples["coef"])  # same seed, same draws
+
+
+def test_auto_keeps_gibbs_for_the_laplace_prior_on_collinear_or_wide_data():
+    # sigma sampled: NUTS on well-conditioned features with n > d + 1 (above), Gibbs where the
+    # correlation matrix is ill-conditioned or n <= d + 1
+    from bayeswd.infer.nuts import correlation_condition
+    from bayeswd.stats import sufficient_statistics
+
+    X, y = _data(40, 3, 5)
+    noise = np.random.default_rng(7).standard_normal(40)
+    X = np.column_stack([X, X[:, 0] + 0.01 * noise])  # a fourth column nearly the first
+    stats = sufficient_statistics(torch.as_tensor(X), torch.as_tensor(y), True)
+    assert correlation_condition(stats) == pytest.approx(np.linalg.cond(np.corrcoef(X, rowvar=False)),
+                                                         rel=1e-6)
+    assert correlation_condition(stats) > 1e3
+    wide_X, wide_y = _data(5, 8, 6)
+    for XX, yy in ((X, y), (wide_X, wide_y)):
+        post = bw.sample_posterior(XX, yy, prior="laplace", num_samples=100, num_chains=2, progress_bar=False)
+        assert post.method == "gibbs", post.settings["method_choice"]
 
 
 def test_auto_with_old_style_keywords_means_nuts_as_before():

@@ -289,7 +289,10 @@ class Auto:
 
     * gaussian prior, ``sigma`` and ``tau`` fixed: :class:`Exact` (independent conjugate draws);
     * gaussian prior, a scale sampled: :class:`Collapsed` (weights integrated out);
-    * laplace prior: :class:`Gibbs` (the blocked Gibbs sampler of the scale mixture).
+    * laplace prior: :class:`Gibbs` (the blocked Gibbs sampler of the scale mixture), except with
+      ``n > d + 1``, ``sigma`` sampled and well-conditioned features, where :class:`NUTS` on the
+      laplace density is faster (:func:`bayeswd.infer.nuts.laplace_prefers_nuts`; decided once the
+      data are read).
 
     The choice and its reason are kept in ``Posterior.method`` and
     ``Posterior.settings["method_choice"]``. It has no settings: to set one, pass the chosen
