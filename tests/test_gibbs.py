@@ -287,7 +287,9 @@ def test_gaussian_block_log_evidence(n: int, d: int, fit: bool) -> None:
         got = evidence(np.full(2, math.log(s)))
         Kmat = s * s * torch.eye(n, dtype=F64) + Xc @ torch.diag(v[0]) @ Xc.T
         ref = dist.MultivariateNormal(torch.zeros(n, dtype=F64), Kmat).log_prob(yc) + fit * math.log(s)
-        assert float(got[0]) == float(got[1])
+        # two chains at the same state agree to rounding (a batched factorisation need not
+        # be bitwise equal across its batch: 2e-14 apart measured on one machine)
+        assert float(got[0]) == pytest.approx(float(got[1]), rel=1e-12, abs=1e-12)
         diffs.append(float(got[0] - ref))
     assert max(diffs) - min(diffs) < 1e-9
 
