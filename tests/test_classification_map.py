@@ -137,6 +137,19 @@ def _problem(name, prior, fit_intercept=True, tau=0.8):
                       prior, tau, fit_intercept, K)
 
 
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_softmax_hessian_block_by_block_equals_autograd(fit_intercept):
+    # K (d + 1) > 128 takes the block-by-block form of the categorical Hessian (the small problems of
+    # the test below take the two-product form)
+    X, y = _generated(80, 45, 3, seed=4)
+    prob = GLMProblem(torch.tensor(X), torch.tensor(y), "categorical", "gaussian", 1.0, fit_intercept, 3)
+    assert 3 * prob.A.shape[1] > 128
+    theta = torch.linspace(-0.2, 0.2, prob.size, dtype=torch.float64)
+    _, _, probs = prob.value_grad(theta)
+    auto_H = torch.autograd.functional.hessian(lambda th: prob.neg_log_density(th, part="likelihood"), theta)
+    torch.testing.assert_close(prob.hessian(probs), auto_H, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("name", ["binary", "three_class"])
 @pytest.mark.parametrize("prior", ["gaussian", "laplace"])
 @pytest.mark.parametrize("fit_intercept", [True, False])

@@ -160,6 +160,10 @@ class GLMProblem:
         """``sum_i CE_i``: the negative log likelihood (no constant is dropped)."""
         return float(self._nll(self.logits(theta)))
 
+    def nll_of_logits(self, eta: torch.Tensor) -> float:
+        """:meth:`nll` from the logits :meth:`logits` returned (a line search keeps them)."""
+        return float(self._nll(eta))
+
     def _nll(self, eta: torch.Tensor) -> torch.Tensor:
         if self.family == "bernoulli":
             # log(1 + e^eta) - y eta, without overflow or the cancellation of softplus's threshold
@@ -179,13 +183,15 @@ class GLMProblem:
         """``U = sum_i CE_i + R(W)``, the negative log posterior without the prior's constants."""
         return self.nll(theta) + self.penalty(theta)
 
-    def value_grad(self, theta: torch.Tensor) -> tuple[float, torch.Tensor, torch.Tensor]:
+    def value_grad(self, theta: torch.Tensor, eta: torch.Tensor | None = None
+                   ) -> tuple[float, torch.Tensor, torch.Tensor]:
         """``(sum CE, its gradient in theta, the probabilities)`` in closed form.
 
         The gradient is ``A^T (p - y)`` (bernoulli) or ``A^T (P - Y)`` (categorical, ``Y`` one-hot,
-        without the entry of ``b_0``). The probabilities are kept for :meth:`hessian`.
+        without the entry of ``b_0``). The probabilities are kept for :meth:`hessian`. ``eta``: the
+        logits at ``theta`` when already computed (one pass over ``X`` saved).
         """
-        eta = self.logits(theta)
+        eta = self.logits(theta) if eta is None else eta
         if self.family == "bernoulli":
             f = float(self._nll(eta))
             p = torch.sigmoid(eta)
@@ -213,34 +219,43 @@ class GLMProblem:
     def hessian(self, probs: torch.Tensor) -> torch.Tensor:
         """Hessian of ``sum CE`` in ``theta`` at the probabilities ``probs`` of :meth:`value_grad`.
 
-        Bernoulli: ``A^T diag(p (1 - p)) A``. Categorical: for each pair of classes ``k <= l`` one
-        product ``A^T diag(P_k (delta_kl - P_l)) A``, whose ``X^T . X`` part is the ``(k, l)`` block
-        of the weights, its last row and column the weights' coupling with ``b_k`` and ``b_l``
-        (dropped for class 0, whose intercept is fixed), and its corner the intercepts' entry.
+        Bernoulli: ``A^T diag(p (1 - p)) A``. Categorical: the Hessian in all ``K (d + 1)``
+        coordinates, block ``(k, l)`` ``A^T diag(P_k (delta_kl - P_l)) A``, is
+        ``blockdiag_k(A^T diag(P_k) A) - Z^T Z`` with ``Z = [P_0 * A, ..., P_{K-1} * A]`` (two
+        products, for small ``K (d + 1)``), or its ``K (K + 1) / 2`` distinct blocks one by one;
+        ``theta``'s Hessian is its rows and columns without ``b_0`` (fixed), in ``theta``'s order.
         """
         A = self.A
         if self.family == "bernoulli":
             return A.T @ (A * (probs * (1.0 - probs))[:, None])
-        d, K, nw = self.d, self.num_classes, self.n_weights
-        H = A.new_empty(self.size, self.size)
-        for k in range(K):
-            for m in range(k, K):
-                c = probs[:, k] * ((1.0 if k == m else 0.0) - probs[:, m])
-                block = A.T @ (A * c[:, None])
-                rows, cols = slice(k * d, (k + 1) * d), slice(m * d, (m + 1) * d)
-                H[rows, cols] = block[:d, :d]
-                if m != k:
-                    H[cols, rows] = block[:d, :d].T
-                if self.fit_intercept:  # b_k sits at nw + k - 1; b_0 is fixed
-                    if m >= 1:
-                        H[rows, nw + m - 1] = block[:d, d]
-                        H[nw + m - 1, rows] = block[:d, d]
-                    if k >= 1:
-                        H[cols, nw + k - 1] = block[d, :d]
-                        H[nw + k - 1, cols] = block[d, :d]
-                    if k >= 1:
-                        H[nw + k - 1, nw + m - 1] = H[nw + m - 1, nw + k - 1] = block[d, d]
-        return H
+        n, p = A.shape
+        K = self.num_classes
+        if K * p <= 128:  # two products in all: fewest operations where each is cheap
+            Z = (probs[:, :, None] * A[:, None, :]).reshape(n, K * p)  # column k p + j: P_k a_j
+            full = -(Z.T @ Z)
+            diag_blocks = (A.T @ Z).view(p, K, p)  # [:, k, :] = A^T diag(P_k) A
+            for k in range(K):
+                full[k * p:(k + 1) * p, k * p:(k + 1) * p] += diag_blocks[:, k, :]
+        else:  # the K (K + 1) / 2 distinct blocks A^T diag(P_k (delta_kl - P_l)) A only
+            full = A.new_empty(K * p, K * p)
+            for k in range(K):
+                for m in range(k, K):
+                    c = probs[:, k] * ((1.0 if k == m else 0.0) - probs[:, m])
+                    block = A.T @ (A * c[:, None])
+                    full[k * p:(k + 1) * p, m * p:(m + 1) * p] = block
+                    if m != k:
+                        full[m * p:(m + 1) * p, k * p:(k + 1) * p] = block.T
+        idx = self._theta_index(p)
+        return full[idx][:, idx]
+
+    def _theta_index(self, p: int) -> torch.Tensor:
+        """Positions of ``theta``'s entries among the ``K (d + 1)`` coordinates ``(class, feature)``."""
+        d, K = self.d, self.num_classes
+        dev = self.X.device
+        cols = [torch.arange(k * p, k * p + d, device=dev) for k in range(K)]
+        if self.fit_intercept:
+            cols.append(torch.arange(1, K, device=dev) * p + d)
+        return torch.cat(cols)
 
     def start(self) -> torch.Tensor:
         """``W = 0`` and the intercepts at the log odds of the class frequencies (their MAP at ``W = 0``)."""

@@ -107,8 +107,9 @@ def newton_full(prob: GLMProblem, max_iter: int, tol: float) -> tuple[torch.Tens
     pen = torch.zeros(prob.size, dtype=theta.dtype, device=theta.device)
     pen[:nw] = lam
     floor = _RoundingFloor()
+    eta = None
     for it in range(max_iter + 1):
-        f, g, probs = prob.value_grad(theta)
+        f, g, probs = prob.value_grad(theta, eta)
         g = g + pen * theta
         U = f + 0.5 * lam * float(theta[:nw] @ theta[:nw])
         optimality = float(g.abs().max()) / scale
@@ -120,19 +121,35 @@ def newton_full(prob: GLMProblem, max_iter: int, tol: float) -> tuple[torch.Tens
             break
         H = prob.hessian(probs)
         H.diagonal().add_(pen)
-        step = -_solve_spd(H, g)
-        decrease = -float(g @ step)
-        t = 1.0
-        if decrease > _ROUNDING * max(1.0, abs(U)):
-            while t >= _MIN_STEP:
-                cand = theta + t * step
-                if prob.nll(cand) + 0.5 * lam * float(cand[:nw] @ cand[:nw]) <= U - _ARMIJO * t * decrease:
-                    break
-                t *= 0.5
-            else:
-                break  # no decrease along a descent direction: rounding
-        theta = theta + t * step
+        moved = _line_search(prob, theta, -_solve_spd(H, g), g, U, lam)
+        if moved is None:
+            break  # no decrease along a descent direction: rounding
+        theta, eta = moved
     return theta, min(it, max_iter), False, optimality
+
+
+def _line_search(prob: GLMProblem, theta: torch.Tensor, step: torch.Tensor, g: torch.Tensor, U: float,
+                 lam: float) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+    """Armijo backtracking on ``U`` along ``step``: the new point and its logits, or ``None``.
+
+    Below :data:`_ROUNDING` the predicted decrease cannot be told from rounding: the full step is
+    taken (Newton's quadratic region) without evaluating it (logits ``None``). ``None`` when no
+    step down to :data:`_MIN_STEP` decreases ``U`` enough, or ``step`` is not a descent direction.
+    """
+    nw = prob.n_weights
+    decrease = -float(g @ step)
+    if not decrease > 0.0:
+        return None
+    if decrease <= _ROUNDING * max(1.0, abs(U)):
+        return theta + step, None
+    t = 1.0
+    while t >= _MIN_STEP:
+        cand = theta + t * step
+        eta = prob.logits(cand)
+        if prob.nll_of_logits(eta) + 0.5 * lam * float(cand[:nw] @ cand[:nw]) <= U - _ARMIJO * t * decrease:
+            return cand, eta
+        t *= 0.5
+    return None
 
 
 def _hessian_operator(prob: GLMProblem, probs: torch.Tensor, pen: torch.Tensor, A2: torch.Tensor):  # noqa: ANN202
@@ -180,8 +197,9 @@ def newton_cg(prob: GLMProblem, max_iter: int, tol: float) -> tuple[torch.Tensor
     A2 = prob.A * prob.A
     floor = _RoundingFloor()
     max_cg = max(50, 2 * prob.size)
+    eta = None
     for it in range(max_iter + 1):
-        f, g, probs = prob.value_grad(theta)
+        f, g, probs = prob.value_grad(theta, eta)
         g = g + pen * theta
         U = f + 0.5 * lam * float(theta[:nw] @ theta[:nw])
         optimality = float(g.abs().max()) / scale
@@ -191,19 +209,10 @@ def newton_cg(prob: GLMProblem, max_iter: int, tol: float) -> tuple[torch.Tensor
             break
         hv, diag = _hessian_operator(prob, probs, pen, A2)
         step = _pcg(hv, g, 1.0 / diag, min(FORCING_CAP, math.sqrt(optimality)), max_cg)
-        decrease = -float(g @ step)
-        t = 1.0
-        if decrease > _ROUNDING * max(1.0, abs(U)):
-            while t >= _MIN_STEP:
-                cand = theta + t * step
-                if prob.nll(cand) + 0.5 * lam * float(cand[:nw] @ cand[:nw]) <= U - _ARMIJO * t * decrease:
-                    break
-                t *= 0.5
-            else:
-                break  # no decrease along a descent direction: rounding
-        elif decrease <= 0.0:
-            break
-        theta = theta + t * step
+        moved = _line_search(prob, theta, step, g, U, lam)
+        if moved is None:
+            break  # no decrease along a descent direction: rounding
+        theta, eta = moved
     return theta, min(it, max_iter), False, optimality
 
 
