@@ -12,6 +12,7 @@ residual, divided by ``max(1, max |grad f(0)|)``, is at most ``tol``:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -101,6 +102,22 @@ def newton_full(prob: GLMProblem, max_iter: int, tol: float) -> tuple[torch.Tens
     -------
     theta, n_iter, converged, optimality
     """
+    def direction(probs: torch.Tensor, g: torch.Tensor, pen: torch.Tensor, optimality: float) -> torch.Tensor:
+        del optimality
+        H = prob.hessian(probs)
+        H.diagonal().add_(pen)
+        return -_solve_spd(H, g)
+
+    return _damped_newton(prob, max_iter, tol, direction)
+
+
+def _damped_newton(prob: GLMProblem, max_iter: int, tol: float, direction: Callable[..., torch.Tensor]
+                   ) -> tuple[torch.Tensor, int, bool, float]:
+    """The loop both gaussian-prior solvers share, from :meth:`GLMProblem.start`.
+
+    ``direction(probs, g, pen, optimality)`` gives the step and :func:`_line_search` its length,
+    until the optimality reaches ``tol``, ``max_iter`` steps, or the rounding floor.
+    """
     lam, nw = 1.0 / prob.tau**2, prob.n_weights
     scale = _gradient_scale(prob)
     theta = prob.start()
@@ -115,13 +132,9 @@ def newton_full(prob: GLMProblem, max_iter: int, tol: float) -> tuple[torch.Tens
         optimality = float(g.abs().max()) / scale
         if optimality <= tol:
             return theta, it, True, optimality
-        if it == max_iter:
+        if it == max_iter or floor.reached(optimality):
             break
-        if floor.reached(optimality):
-            break
-        H = prob.hessian(probs)
-        H.diagonal().add_(pen)
-        moved = _line_search(prob, theta, -_solve_spd(H, g), g, U, lam)
+        moved = _line_search(prob, theta, direction(probs, g, pen, optimality), g, U, lam)
         if moved is None:
             break  # no decrease along a descent direction: rounding
         theta, eta = moved
@@ -189,31 +202,14 @@ def newton_cg(prob: GLMProblem, max_iter: int, tol: float) -> tuple[torch.Tensor
     search as :func:`newton_full`. It never forms the ``P x P`` Hessian: ``O(n P)`` per product
     against ``O(n P^2 + P^3)`` per Newton step. Returns ``(theta, n_iter, converged, optimality)``.
     """
-    lam, nw = 1.0 / prob.tau**2, prob.n_weights
-    scale = _gradient_scale(prob)
-    theta = prob.start()
-    pen = torch.zeros(prob.size, dtype=theta.dtype, device=theta.device)
-    pen[:nw] = lam
     A2 = prob.A * prob.A
-    floor = _RoundingFloor()
     max_cg = max(50, 2 * prob.size)
-    eta = None
-    for it in range(max_iter + 1):
-        f, g, probs = prob.value_grad(theta, eta)
-        g = g + pen * theta
-        U = f + 0.5 * lam * float(theta[:nw] @ theta[:nw])
-        optimality = float(g.abs().max()) / scale
-        if optimality <= tol:
-            return theta, it, True, optimality
-        if it == max_iter or floor.reached(optimality):
-            break
+
+    def direction(probs: torch.Tensor, g: torch.Tensor, pen: torch.Tensor, optimality: float) -> torch.Tensor:
         hv, diag = _hessian_operator(prob, probs, pen, A2)
-        step = _pcg(hv, g, 1.0 / diag, min(FORCING_CAP, math.sqrt(optimality)), max_cg)
-        moved = _line_search(prob, theta, step, g, U, lam)
-        if moved is None:
-            break  # no decrease along a descent direction: rounding
-        theta, eta = moved
-    return theta, min(it, max_iter), False, optimality
+        return _pcg(hv, g, 1.0 / diag, min(FORCING_CAP, math.sqrt(optimality)), max_cg)
+
+    return _damped_newton(prob, max_iter, tol, direction)
 
 
 def _pcg(hv, g: torch.Tensor, inv_diag: torch.Tensor, rel: float, max_iter: int) -> torch.Tensor:  # noqa: ANN001
