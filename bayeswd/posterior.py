@@ -452,7 +452,7 @@ def sample_posterior(
         ``Posterior.settings["method_choice"]``: ``"exact"`` for the gaussian prior with ``sigma``
         and ``tau`` fixed, ``"collapsed"`` for the gaussian prior with a scale sampled, ``"gibbs"``
         for the laplace prior, or ``"nuts"`` for it where ``n > d + 1``, ``sigma`` is sampled and
-        the features are well conditioned (:func:`bayeswd.infer.nuts.laplace_prefers_nuts`). The
+        the features are well conditioned, on the CPU (:func:`bayeswd.infer.nuts.laplace_prefers_nuts`). The
         methods: :class:`bayeswd.infer.Exact` (``"exact"``: independent
         draws of the conjugate gaussian posterior; gaussian prior with ``sigma`` and ``tau`` fixed
         only), :class:`bayeswd.infer.Collapsed` (``"collapsed"``: gaussian prior with ``sigma``

@@ -237,8 +237,8 @@ def correlation_condition(stats: Any) -> float:
 def laplace_prefers_nuts(problem: InferenceProblem) -> tuple[bool, float]:
     """Whether ``method="auto"`` runs NUTS rather than Gibbs on a laplace problem, and the condition.
 
-    NUTS on the plain laplace density (its gaussian approximation as metric, NumPy leapfrog on the
-    CPU) when ``n > d + 1``, ``sigma`` is sampled and the features' correlation matrix has a condition
+    NUTS on the plain laplace density (its gaussian approximation as metric, NumPy leapfrog) on the
+    CPU when ``n > d + 1``, ``sigma`` is sampled and the features' correlation matrix has a condition
     number of at most :data:`LAPLACE_NUTS_MAX_COND`; the Gibbs sampler otherwise. Measured (4 chains of
     1000 + 1000, min bulk ESS of the weights per second, NUTS against Gibbs; docs/benchmarks.md, "The
     laplace prior: NUTS or Gibbs"): with ``sigma`` sampled NUTS was faster on 8 of 9 problems (1.1-2.8x;
@@ -246,7 +246,8 @@ def laplace_prefers_nuts(problem: InferenceProblem) -> tuple[bool, float]:
     1e5); with ``sigma`` fixed Gibbs was faster on all 9 (1.5-9x; it needs no eigendecomposition then).
     """
     n, d = problem.stats.n, problem.stats.d
-    if problem.prior != "laplace" or "sigma" not in problem.sampled_scales or n <= d + 1:
+    if (problem.prior != "laplace" or "sigma" not in problem.sampled_scales or n <= d + 1
+            or problem.X.device.type != "cpu"):  # measured on the CPU only (NumPy's leapfrog)
         return False, math.nan
     cond = correlation_condition(problem.stats)
     return cond <= LAPLACE_NUTS_MAX_COND, cond

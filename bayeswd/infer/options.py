@@ -290,7 +290,7 @@ class Auto:
     * gaussian prior, ``sigma`` and ``tau`` fixed: :class:`Exact` (independent conjugate draws);
     * gaussian prior, a scale sampled: :class:`Collapsed` (weights integrated out);
     * laplace prior: :class:`Gibbs` (the blocked Gibbs sampler of the scale mixture), except with
-      ``n > d + 1``, ``sigma`` sampled and well-conditioned features, where :class:`NUTS` on the
+      ``n > d + 1``, ``sigma`` sampled and well-conditioned features on the CPU, where :class:`NUTS` on the
       laplace density is faster (:func:`bayeswd.infer.nuts.laplace_prefers_nuts`; decided once the
       data are read).
 
