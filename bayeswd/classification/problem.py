@@ -166,7 +166,7 @@ class GLMProblem:
 
     def _nll(self, eta: torch.Tensor) -> torch.Tensor:
         if self.family == "bernoulli":
-            # log(1 + e^eta) - y eta, without overflow or the cancellation of softplus's threshold
+            # log(1 + e^eta) - y eta, without overflow (softplus above: exact to rounding)
             y = self.y.to(eta.dtype)
             return (softplus(eta) - y * eta).sum()
         lse = torch.logsumexp(eta, dim=1)
