@@ -556,7 +556,8 @@ def sample_posterior(
     if isinstance(options, Collapsed):
         check_collapsed(prior, sigma, tau)
     dev = resolve_device(device)
-    if is_dask_input(X, y):  # one Dask pass; X and y become stand-ins holding its statistics
+    dask = is_dask_input(X, y)
+    if dask:  # one Dask pass; X and y become stand-ins holding its statistics
         from bayeswd._dask import inference_data
 
         Xt, yt, names = inference_data(X, y, options, fit_intercept=fit_intercept, device=dev)
@@ -568,7 +569,7 @@ def sample_posterior(
     stats = sufficient_statistics(Xt, yt, fit_intercept)  # the one pass over X every method needs
     sigma_arg, tau_arg, hyper = default_hyperpriors(Xt, yt, sigma, tau, stats)
     problem = InferenceProblem(Xt, yt, stats, prior, sigma_arg, tau_arg, fit_intercept, hyper)
-    if choice is not None and isinstance(options, Gibbs) and not is_dask_input(X, y):
+    if choice is not None and isinstance(options, Gibbs) and not dask:
         nuts_better, cond = laplace_prefers_nuts(problem)
         if nuts_better:
             options = NUTS()

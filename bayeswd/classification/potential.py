@@ -13,7 +13,6 @@ starting point and the metric of NUTS, and the draws of ``method="laplace_approx
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any, NamedTuple
 
@@ -22,7 +21,7 @@ import torch
 
 from bayeswd.classification.problem import GLMProblem, softplus
 from bayeswd.classification.solvers import newton, proximal_newton
-from bayeswd.infer.potentials import Scale
+from bayeswd.infer.potentials import Scale, numpy_twin_of
 
 __all__ = ["ClassifierPotential", "GaussianApproximation", "batched_log_density", "gaussian_approximation",
            "site_draws", "tau_variance"]
@@ -77,12 +76,7 @@ class ClassifierPotential:
         vectors of a leapfrog step costs a third to a half of torch's dispatch); tested equal to
         this one. Data on a GPU stay with torch: no twin then.
         """
-        twin = copy.copy(self)
-        twin._xp = np
-        for name in ("_A", "_AT", "_yf", "_Y", "_M"):
-            if hasattr(self, name):
-                setattr(twin, name, getattr(self, name).cpu().numpy().copy())
-        return twin
+        return numpy_twin_of(self, ("_A", "_AT", "_yf", "_Y", "_M"), writable=("_M",))
 
     def log_loss(self, theta: torch.Tensor) -> tuple[float, torch.Tensor]:
         """``(sum CE, its gradient in theta)``: :meth:`GLMProblem.value_grad` in fewer operations."""

@@ -158,7 +158,7 @@ class GLMProblem:
 
     def nll(self, theta: torch.Tensor) -> float:
         """``sum_i CE_i``: the negative log likelihood (no constant is dropped)."""
-        return float(self._nll(self.logits(theta)))
+        return self.nll_of_logits(self.logits(theta))
 
     def nll_of_logits(self, eta: torch.Tensor) -> float:
         """:meth:`nll` from the logits :meth:`logits` returned (a line search keeps them)."""

@@ -87,9 +87,9 @@ def _run_chain(
     rng = np.random.default_rng(int(seed))
     twin = getattr(potential, "numpy_twin", None)
     twin = twin() if dev.type == "cpu" and twin is not None else None
+    size = x0.numel()
     if twin is not None:  # the CPU's fast path: the whole chain on NumPy arrays
         momenta = np.random.default_rng([int(seed), 1])
-        size = x0.numel()
         kernel = NUTSKernel(twin, mu.numpy(), L.numpy(), lambda: momenta.standard_normal(size), rng,
                             max_tree_depth)
         x: Any = x0.numpy()
@@ -109,8 +109,8 @@ def _run_chain(
     slow_end = ends[-1] if ends else init
     ends_set = set(ends)
     welford = WelfordVariance(x)
-    draws = (np.empty((num_samples, x.size)) if kernel.numpy
-             else torch.empty((num_samples, x.numel()), dtype=x.dtype, device=dev))
+    draws = (np.empty((num_samples, size)) if kernel.numpy
+             else torch.empty((num_samples, size), dtype=x.dtype, device=dev))
     stats = np.zeros((num_samples, 4))
     diverging = np.zeros(num_samples, dtype=bool)
     steps, div = 0, False

@@ -27,7 +27,8 @@ from torch.distributions import biject_to, transforms
 
 from bayeswd.stats import SufficientStats, sufficient_statistics
 
-__all__ = ["CollapsedLaplacePotential", "LaplaceMixturePotential", "LinearPotential", "Scale"]
+__all__ = ["CollapsedLaplacePotential", "LaplaceMixturePotential", "LinearPotential", "Scale",
+           "numpy_twin_of"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -90,6 +91,24 @@ class Scale:
         lp = self.prior.log_prob(s) + logjac
         (g,) = torch.autograd.grad(lp, ut)
         return float(s.detach()), math.exp(float(logjac.detach())), float(lp.detach()), float(g)
+
+
+def numpy_twin_of(potential: Any, names: tuple[str, ...], writable: tuple[str, ...] = ()) -> Any:
+    """A copy of ``potential`` that computes on NumPy arrays (made once, then kept).
+
+    Its array module ``_xp`` is NumPy and its tensors ``names`` (those it has) are NumPy views of
+    the CPU tensors; the ``writable`` ones, buffers it fills on every call, are copies.
+    """
+    twin = potential.__dict__.get("_numpy_twin")
+    if twin is None:
+        twin = copy.copy(potential)
+        twin._xp = np
+        for name in names:
+            if hasattr(potential, name):
+                arr = getattr(potential, name).cpu().numpy()
+                setattr(twin, name, arr.copy() if name in writable else arr)
+        potential._numpy_twin = twin
+    return twin
 
 
 class LinearPotential:
@@ -161,12 +180,7 @@ class LinearPotential:
         """
         if type(self) is not LinearPotential:
             return None
-        twin = copy.copy(self)
-        twin._xp = np
-        for name in ("_G", "_Aty", "_A", "_AT", "_y", "_wmask"):
-            if hasattr(self, name):
-                setattr(twin, name, getattr(self, name).cpu().numpy().copy())
-        return twin
+        return numpy_twin_of(self, ("_G", "_Aty", "_A", "_AT", "_y", "_wmask"))
 
     # -- coordinates ---------------------------------------------------------------------------
 
