@@ -50,7 +50,7 @@ from bayeswd.data import (
 from bayeswd.evidence import gaussian_log_marginal
 from bayeswd.exact import GaussianPosterior, gaussian_posterior
 from bayeswd.exceptions import BayeswdWarning, ConvergenceWarning, DiagnosticWarning
-from bayeswd.infer import NUTS, SVI, Auto, Collapsed, Exact, Gibbs, PyroNUTS
+from bayeswd.infer import IMH, NUTS, SVI, Auto, Collapsed, Exact, Gibbs, PyroNUTS
 from bayeswd.map import MAPResult, map_fit, map_objective
 from bayeswd.model import linear_regression_model, log_density
 from bayeswd.plots import (
@@ -99,6 +99,7 @@ __all__ = [
     "Exact",
     "GaussianPosterior",
     "Gibbs",
+    "IMH",
     "MAPResult",
     "map_classifier",
     "logistic_C",

@@ -39,8 +39,10 @@ from bayeswd.infer.collapsed import check_collapsed, sample_collapsed
 from bayeswd.infer.diagnostics import diagnose, nuts_diagnostics, warn_diagnostics
 from bayeswd.infer.exact import check_exact, sample_exact
 from bayeswd.infer.gibbs import check_gibbs, sample_gibbs
+from bayeswd.infer.imh import AUTO_MIN_ACCEPT, imh_worth_trying, prepare_imh, sample_imh
 from bayeswd.infer.nuts import LAPLACE_NUTS_MAX_COND, laplace_prefers_nuts, sample_nuts
 from bayeswd.infer.options import (
+    IMH,
     NUTS,
     SVI,
     Auto,
@@ -65,7 +67,7 @@ _COPY_MAX_ELEMENTS = 10_000_000
 #: replicated data) above this many numbers (400 MB each), with a warning, rather than allocate them.
 PER_ROW_MAX_NUMBERS = 50_000_000
 _RUNNERS = {NUTS: sample_nuts, PyroNUTS: sample_pyro_nuts, SVI: fit_svi, Exact: sample_exact,
-            Gibbs: sample_gibbs, Collapsed: sample_collapsed}
+            Gibbs: sample_gibbs, Collapsed: sample_collapsed, IMH: sample_imh}
 
 
 class PredictiveInterval(NamedTuple):
@@ -398,6 +400,36 @@ def _scale_argument(value: Any, name: str) -> Any:
     return check_positive(value, name)
 
 
+def _laplace_choice(problem: InferenceProblem, options: Gibbs, choice: str, num_chains: int, seed: int
+                    ) -> tuple[MethodOptions, str, dict[str, Any]]:
+    """``method="auto"`` for the laplace prior, once the data are read.
+
+    Where the rows outnumber the weights (:func:`bayeswd.infer.imh.imh_worth_trying`) the
+    independence sampler's proposal is fitted and its pilot run decides: :class:`IMH` when it
+    accepts at least :data:`~bayeswd.infer.imh.AUTO_MIN_ACCEPT` of its proposals (the fit is then
+    reused). Otherwise NUTS on the laplace density where
+    :func:`~bayeswd.infer.nuts.laplace_prefers_nuts` says so, the Gibbs sampler elsewhere.
+    """
+    pilot = None
+    if imh_worth_trying(problem):
+        imh = IMH()
+        prepared = prepare_imh(problem, imh, num_chains=num_chains, seed=seed)
+        pilot = prepared.pilot
+        if pilot is not None and pilot >= AUTO_MIN_ACCEPT:
+            why = (f"laplace prior, n > d + 1: independence Metropolis-Hastings on a fitted gaussian "
+                   f"proposal (pilot acceptance {pilot:.2f} >= {AUTO_MIN_ACCEPT})")
+            return imh, why, {"prepared": prepared}
+    tried = ""
+    if pilot is not None:
+        tried = f"; the independence sampler's pilot accepted {pilot:.2f} < {AUTO_MIN_ACCEPT}"
+    nuts_better, cond = laplace_prefers_nuts(problem)
+    if nuts_better:
+        return NUTS(), (f"laplace prior, n > d + 1, sigma sampled and well-conditioned features "
+                        f"(correlation condition number {cond:.3g} <= {LAPLACE_NUTS_MAX_COND:g}): NUTS on "
+                        f"the laplace density{tried}"), {}
+    return options, choice + tried, {}
+
+
 def sample_posterior(
     X: Any,
     y: Any,
@@ -569,25 +601,24 @@ def sample_posterior(
     stats = sufficient_statistics(Xt, yt, fit_intercept)  # the one pass over X every method needs
     sigma_arg, tau_arg, hyper = default_hyperpriors(Xt, yt, sigma, tau, stats)
     problem = InferenceProblem(Xt, yt, stats, prior, sigma_arg, tau_arg, fit_intercept, hyper)
+    extra: dict[str, Any] = {}
     if choice is not None and isinstance(options, Gibbs) and not dask:
-        nuts_better, cond = laplace_prefers_nuts(problem)
-        if nuts_better:
-            options = NUTS()
-            choice = (f"laplace prior, n > d + 1, sigma sampled and well-conditioned features "
-                      f"(correlation condition number {cond:.3g} <= {LAPLACE_NUTS_MAX_COND:g}): NUTS on "
-                      "the laplace density")
+        options, choice, extra = _laplace_choice(problem, options, choice, num_chains, seed)
     out = _RUNNERS[type(options)](problem, options, num_samples=num_samples, num_chains=num_chains,
-                                  seed=seed, progress_bar=progress_bar)
+                                  seed=seed, progress_bar=progress_bar, **extra)
     order = [k for k in ("coef", "intercept", "sigma", "tau") if k in out.samples]
     samples = {k: out.samples[k].detach().to("cpu", DTYPE).contiguous() for k in order}
     wall = time.perf_counter() - start
-    diag = diagnose(samples)
+    # the samplers' warning reuses the ranks of the diagnostics
+    samplers = (NUTS, PyroNUTS, Gibbs, Collapsed, IMH)
+    split: dict[str, np.ndarray] | None = {} if isinstance(options, samplers) else None
+    diag = diagnose(samples, split=split)
     if isinstance(options, (NUTS, PyroNUTS)):
         diag.update(nuts_diagnostics(out.sample_stats, options.max_tree_depth))
-        warn_diagnostics(diag, out.sample_stats, num_chains, samples=samples,
+        warn_diagnostics(diag, out.sample_stats, num_chains, samples=samples, split=split,
                          num_draws=num_samples, stacklevel=3)
-    elif isinstance(options, (Gibbs, Collapsed)):
-        warn_diagnostics(diag, out.sample_stats, num_chains, samples=samples,
+    elif isinstance(options, (Gibbs, Collapsed, IMH)):
+        warn_diagnostics(diag, out.sample_stats, num_chains, samples=samples, split=split,
                          num_draws=num_samples, stacklevel=3, sampler=type(options).__name__)
     if not out.converged:
         warnings.warn(

@@ -220,7 +220,7 @@ def test_sbc_ranks_are_uniform():
     ("prior", "sigma", "tau", "name"),
     [("gaussian", 0.7, 0.5, "exact"), ("gaussian", None, 0.5, "collapsed"),
      ("gaussian", 0.7, None, "collapsed"), ("gaussian", None, None, "collapsed"),
-     ("laplace", 0.7, 0.5, "gibbs"), ("laplace", 0.7, None, "gibbs"), ("laplace", None, None, "nuts")],
+     ("laplace", 0.7, 0.5, "imh"), ("laplace", 0.7, None, "imh"), ("laplace", None, None, "imh")],
 )
 def test_auto_picks_the_fastest_exact_method_and_says_why(prior, sigma, tau, name):
     X, y = _data(30, 3, 2)
@@ -235,11 +235,19 @@ def test_auto_picks_the_fastest_exact_method_and_says_why(prior, sigma, tau, nam
     torch.testing.assert_close(post.samples["coef"], explicit.samples["coef"])  # same seed, same draws
 
 
-def test_auto_keeps_gibbs_for_the_laplace_prior_on_collinear_or_wide_data():
-    # sigma sampled: NUTS on well-conditioned features with n > d + 1 (above), Gibbs where the
-    # correlation matrix is ill-conditioned or n <= d + 1
+def test_auto_keeps_gibbs_for_the_laplace_prior_on_collinear_or_wide_data(monkeypatch):
+    # sigma sampled, the independence sampler's pilot refused (AUTO_MIN_ACCEPT above 1): NUTS on
+    # well-conditioned features with n > d + 1, Gibbs where the correlation matrix is
+    # ill-conditioned or n <= d + 1 (where the independence sampler is not tried)
+    import bayeswd.posterior as posterior_mod
     from bayeswd.infer.nuts import correlation_condition
     from bayeswd.stats import sufficient_statistics
+
+    monkeypatch.setattr(posterior_mod, "AUTO_MIN_ACCEPT", 1.01)
+    good_X, good_y = _data(30, 3, 2)
+    post = bw.sample_posterior(good_X, good_y, prior="laplace", num_samples=100, num_chains=2,
+                               progress_bar=False)
+    assert post.method == "nuts" and "pilot accepted" in post.settings["method_choice"]
 
     X, y = _data(40, 3, 5)
     noise = np.random.default_rng(7).standard_normal(40)
@@ -252,6 +260,7 @@ def test_auto_keeps_gibbs_for_the_laplace_prior_on_collinear_or_wide_data():
     for XX, yy in ((X, y), (wide_X, wide_y)):
         post = bw.sample_posterior(XX, yy, prior="laplace", num_samples=100, num_chains=2, progress_bar=False)
         assert post.method == "gibbs", post.settings["method_choice"]
+    assert "pilot" not in post.settings["method_choice"]  # n <= d + 1: not tried
 
 
 def test_auto_with_old_style_keywords_means_nuts_as_before():

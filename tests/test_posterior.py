@@ -694,7 +694,7 @@ def test_svi_records_elbo_and_guide() -> None:
      "`method` 'exact' needs prior='gaussian'"),
     (dict(method="exact", sigma=None, tau=1.0), ValueError, "sigma would be sampled"),
     (dict(method="exact", sigma=1.0, tau=None), ValueError, "tau would be sampled"),
-    (dict(method="hmc"), ValueError, "`method` must be one of 'auto', 'nuts', 'svi', 'exact', 'gibbs', 'collapsed'; got 'hmc'"),
+    (dict(method="hmc"), ValueError, "`method` must be one of 'auto', 'nuts', 'svi', 'exact', 'gibbs', 'collapsed', 'imh'; got 'hmc'"),
     (dict(prior="cauchy"), ValueError, "`prior` must be one of"),
     (dict(guide="flow", method="svi"), ValueError, "`guide` must be one of"),
     (dict(sigma=-1.0), ValueError, "`sigma` must be a positive finite number; got -1.0"),

@@ -610,14 +610,16 @@ def _sample(X: Any, y: Any, *, prior: str, tau: Any, family: str, method: Any, n
     order = [k for k in ("coef", "intercept", "tau") if k in out.samples]
     samples = {k: out.samples[k].detach().to("cpu", DTYPE).contiguous() for k in order}
     wall = time.perf_counter() - start
-    diag = diagnose(samples)
+    # the samplers' warning reuses the ranks of the diagnostics
+    split: dict[str, np.ndarray] | None = {} if isinstance(options, (NUTS, Gibbs, LaplaceMH)) else None
+    diag = diagnose(samples, split=split)
     if isinstance(options, NUTS):
         diag.update(nuts_diagnostics(out.sample_stats, options.max_tree_depth))
-        warn_diagnostics(diag, out.sample_stats, num_chains, samples=samples, num_draws=num_samples,
-                         stacklevel=stacklevel)
+        warn_diagnostics(diag, out.sample_stats, num_chains, samples=samples, split=split,
+                         num_draws=num_samples, stacklevel=stacklevel)
     elif isinstance(options, (Gibbs, LaplaceMH)):
-        warn_diagnostics(diag, out.sample_stats, num_chains, samples=samples, num_draws=num_samples,
-                         stacklevel=stacklevel, sampler=type(options).__name__)
+        warn_diagnostics(diag, out.sample_stats, num_chains, samples=samples, split=split,
+                         num_draws=num_samples, stacklevel=stacklevel, sampler=type(options).__name__)
     svi_settings: dict[str, Any] = {}
     if isinstance(options, SVI):
         svi_settings = {"elbo_final": float(out.elbo[-1]), "elbo_steps": int(out.elbo.shape[0]),

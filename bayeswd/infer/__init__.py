@@ -1,7 +1,7 @@
 """Inference for the bayeswd model: the methods of :func:`bayeswd.sample_posterior` and their parts.
 
 The options objects (:class:`Auto`, :class:`NUTS`, :class:`PyroNUTS`, :class:`SVI`, :class:`Exact`,
-:class:`Gibbs`, :class:`Collapsed`) are the public face; the modules are the architecture:
+:class:`Gibbs`, :class:`Collapsed`, :class:`IMH`) are the public face; the modules are the architecture:
 
 ================  ==============================================================================
 ``options``       the methods and their settings
@@ -18,11 +18,12 @@ The options objects (:class:`Auto`, :class:`NUTS`, :class:`PyroNUTS`, :class:`SV
 ``gibbs``         the blocked Gibbs sampler of the laplace prior (all chains batched)
 ``collapsed``     the gaussian prior with sampled scales: a tabulated independence sampler
 ``collapsed_gaussian`` the potential of the scales with the weights integrated out
+``imh``           independence Metropolis-Hastings on a fitted gaussian proposal
 ``diagnostics``   R-hat, ESS and the warning they trigger
 ``runtime``       global state (torch threads, random generators) behind context managers
 ================  ==============================================================================
 """
 
-from bayeswd.infer.options import NUTS, SVI, Auto, Collapsed, Exact, Gibbs, PyroNUTS
+from bayeswd.infer.options import IMH, NUTS, SVI, Auto, Collapsed, Exact, Gibbs, PyroNUTS
 
-__all__ = ["Auto", "Collapsed", "NUTS", "SVI", "Exact", "Gibbs", "PyroNUTS"]
+__all__ = ["Auto", "Collapsed", "IMH", "NUTS", "SVI", "Exact", "Gibbs", "PyroNUTS"]

@@ -39,6 +39,7 @@ import torch
 
 from bayeswd._validation import DTYPE
 from bayeswd.infer.collapsed_gaussian import CollapsedGaussianPotential
+from bayeswd.infer.imh import independence_chains
 from bayeswd.infer.options import Collapsed
 from bayeswd.infer.runtime import one_thread_if_small
 from bayeswd.infer.start import InferenceProblem, MethodOutput, gaussian_start
@@ -219,28 +220,6 @@ class GridProposal:
         log_t = self.t.log_prob(x).sum(-1)
         log_share = math.log1p(-DEFENSIVE) if DEFENSIVE < 1.0 else -math.inf
         return torch.logaddexp(log_share + log_grid, math.log(DEFENSIVE) + log_t)
-
-
-def independence_chains(log_weight: np.ndarray, uniforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Independence Metropolis-Hastings over pre-drawn proposals, all chains at once.
-
-    ``log_weight[c, i] = log p(x_ci) - log q(x_ci)`` of proposal ``i`` of chain ``c``; the chain
-    starts at its proposal 0 (a draw of ``q``) and at step ``i`` moves to proposal ``i`` when
-    ``log u_ci < log_weight[c, i] - log_weight[c, current]``. Returns the index of the state after
-    every step (shape of ``log_weight``) and each step's acceptance probability.
-    """
-    chains, steps = log_weight.shape
-    state = np.zeros((chains, steps), dtype=np.int64)
-    accept_prob = np.ones((chains, steps))
-    current = np.zeros(chains, dtype=np.int64)
-    rows = np.arange(chains)
-    log_u = np.log(uniforms)
-    for i in range(1, steps):
-        diff = log_weight[:, i] - log_weight[rows, current]
-        accept_prob[:, i] = np.exp(np.minimum(diff, 0.0))
-        current = np.where(log_u[:, i] < diff, i, current)
-        state[:, i] = current
-    return state, accept_prob
 
 
 def sample_collapsed(
