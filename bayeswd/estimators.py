@@ -79,7 +79,7 @@ __all__ = ["BayesianLinearRegression", "BayesianLogisticRegression", "MAPClassif
 
 #: How ``sigma=None`` / ``tau=None`` are resolved by :class:`BayesianLinearRegression`.
 SCALE_SELECTIONS = ("evidence", "sample")
-_METHOD_NAMES = ("auto", "exact", "collapsed", "nuts", "svi", "gibbs")
+_METHOD_NAMES = ("auto", "exact", "collapsed", "nuts", "svi", "gibbs", "imh")
 #: Number of posterior draws times rows handled at once by ``predict`` (bounds its memory).
 _BLOCK_ELEMENTS = 1 << 22
 
@@ -207,15 +207,17 @@ class BayesianLinearRegression(RegressorMixin, BaseEstimator):
           :func:`bayeswd.sample_posterior`'s weakly informative hyperpriors
           (``sigma ~ HalfNormal(sd(y))``, ``tau ~ HalfNormal(sd(y) / s_x)``), averaging the
           predictions over them. Needs a sampling method (``"collapsed"``, ``"nuts"`` or ``"svi"``).
-    method : {"auto", "exact", "collapsed", "nuts", "svi", "gibbs"} or options object, default "auto"
+    method : {"auto", "exact", "collapsed", "nuts", "svi", "gibbs", "imh"} or options object, default "auto"
         The inference method, as :func:`bayeswd.sample_posterior` takes it (``bayeswd.NUTS(...)``,
         ``bayeswd.SVI(...)``, ``bayeswd.PyroNUTS(...)``, ``bayeswd.Exact()``,
-        ``bayeswd.Gibbs(...)``, ``bayeswd.Collapsed(...)``). ``"auto"`` is ``"exact"`` (the
-        conjugate gaussian posterior: instant, and ``predict`` in closed form) for the gaussian
-        prior with fixed scales (given, or chosen by the evidence), ``bayeswd.Gibbs()`` for the
-        laplace prior (the blocked Gibbs sampler, much faster than NUTS there; see
-        docs/benchmarks.md), and ``bayeswd.Collapsed()`` for the gaussian prior with
-        ``scales="sample"`` (the weights integrated out, near-independent draws).
+        ``bayeswd.Gibbs(...)``, ``bayeswd.Collapsed(...)``, ``bayeswd.IMH(...)``). ``"auto"`` is
+        ``"exact"`` (the conjugate gaussian posterior: instant, and ``predict`` in closed form) for
+        the gaussian prior with fixed scales (given, or chosen by the evidence),
+        ``bayeswd.Collapsed()`` for the gaussian prior with ``scales="sample"`` (the weights
+        integrated out, near-independent draws), and for the laplace prior the choice
+        :func:`bayeswd.sample_posterior` makes once it has the data (the independence sampler
+        ``bayeswd.IMH()`` where ``n > d + 1`` and its pilot accepts enough, else NUTS or the
+        blocked Gibbs sampler; see docs/benchmarks.md).
     num_samples : int, default 1000
         Draws per chain kept in ``posterior_``.
     num_chains : int, default 4
@@ -303,6 +305,8 @@ class BayesianLinearRegression(RegressorMixin, BaseEstimator):
         if isinstance(method, str):
             method = check_choice(method, "method", _METHOD_NAMES)
             if method == "auto":
+                if prior == "laplace":  # decided by sample_posterior once it has read the data
+                    return Auto()
                 scale = 1.0 if fixed_scales else None  # a number: fixed; None: sampled
                 return Auto().choose(prior, scale, scale)[0]
         options = resolve_method(method, {})
@@ -356,7 +360,7 @@ class BayesianLinearRegression(RegressorMixin, BaseEstimator):
             fit_intercept=fit_intercept, progress_bar=progress_bar,
         )
         self.posterior_ = post
-        self.method_ = options
+        self.method_ = resolve_method(post.method, {}) if isinstance(options, Auto) else options
         self.scale_selection_ = source
         self.sigma_ = float(sigma) if sigma is not None else float(post.samples["sigma"].mean())
         self.tau_ = float(tau) if tau is not None else float(post.samples["tau"].mean())

@@ -100,7 +100,7 @@ class Posterior:
         CPU float64 draws with leading ``(chain, draw)`` axes: ``"coef"`` (chain, draw, d),
         ``"intercept"`` (chain, draw) when fitted, ``"sigma"`` and ``"tau"`` (chain, draw) when
         they were sampled.
-    method : {"exact", "collapsed", "gibbs", "nuts", "svi"}
+    method : {"exact", "collapsed", "gibbs", "imh", "nuts", "svi"}
         The method that ran (``"auto"`` resolved; why: ``settings["method_choice"]``).
     prior : {"gaussian", "laplace"}
     sigma, tau : float or None
@@ -123,8 +123,9 @@ class Posterior:
     sample_stats : dict of str to numpy.ndarray
         Per-draw statistics, shape (chain, draw): for NUTS ``diverging``, ``tree_depth``,
         ``step_size``, ``acceptance_rate`` (and ``n_steps``, the leapfrog steps of the draw, with
-        ``backend="bayeswd"``); for the collapsed sampler ``acceptance_rate`` (the probability of
-        moving to the step's proposal) and ``accepted``. Empty for SVI, exact and Gibbs draws.
+        ``backend="bayeswd"``); for the collapsed and independence samplers ``acceptance_rate``
+        (the probability of moving to the step's proposal; with ``thin``, its mean over the
+        proposals of the draw) and ``accepted``. Empty for SVI, exact and Gibbs draws.
     wall_time : float
         Seconds spent inferring (warm-up, compilation, optimisation and drawing included).
     seed : int
@@ -482,15 +483,18 @@ def sample_posterior(
         How to infer, with its settings. ``"auto"`` (:class:`bayeswd.infer.Auto`) picks the
         fastest exact method the model allows and records which in ``Posterior.method`` and why in
         ``Posterior.settings["method_choice"]``: ``"exact"`` for the gaussian prior with ``sigma``
-        and ``tau`` fixed, ``"collapsed"`` for the gaussian prior with a scale sampled, ``"gibbs"``
-        for the laplace prior, or ``"nuts"`` for it where ``n > d + 1``, ``sigma`` is sampled and
-        the features are well conditioned, on the CPU (:func:`bayeswd.infer.nuts.laplace_prefers_nuts`). The
-        methods: :class:`bayeswd.infer.Exact` (``"exact"``: independent
+        and ``tau`` fixed, ``"collapsed"`` for the gaussian prior with a scale sampled, and for
+        the laplace prior ``"imh"`` where ``n > d + 1`` and its pilot run accepts at least 40 % of
+        its proposals, else ``"nuts"`` where ``n > d + 1``, ``sigma`` is sampled and the features
+        are well conditioned, on the CPU (:func:`bayeswd.infer.nuts.laplace_prefers_nuts`), else
+        ``"gibbs"``. The methods: :class:`bayeswd.infer.Exact` (``"exact"``: independent
         draws of the conjugate gaussian posterior; gaussian prior with ``sigma`` and ``tau`` fixed
         only), :class:`bayeswd.infer.Collapsed` (``"collapsed"``: gaussian prior with ``sigma``
         and/or ``tau`` sampled; the weights integrated out, the scales by an independence sampler
         on their tabulated posterior, then the weights exactly), :class:`bayeswd.infer.Gibbs`
-        (``"gibbs"``: the blocked Gibbs sampler; laplace prior only), :class:`bayeswd.infer.NUTS`
+        (``"gibbs"``: the blocked Gibbs sampler; laplace prior only), :class:`bayeswd.infer.IMH`
+        (``"imh"``: independence Metropolis-Hastings on a gaussian proposal fitted to the
+        posterior; any model, fast where ``n > d``), :class:`bayeswd.infer.NUTS`
         (``"nuts"``: bayeswd's own no-U-turn sampler, any model), :class:`bayeswd.infer.PyroNUTS`
         (``pyro.infer.NUTS`` on the Pyro model) and :class:`bayeswd.infer.SVI` (``"svi"``: a Pyro
         autoguide fitted to the ELBO). A string means the method with its default settings; e.g.

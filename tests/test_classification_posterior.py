@@ -225,7 +225,10 @@ def test_nuts_matches_quadrature(family: str, prior: str, tau_kind: str, fit: bo
     ref = _quadrature_means(prob, tau_prior)
     post = sample_classifier_posterior(
         X.numpy(), y.numpy(), prior=prior, tau=tau, family=family, fit_intercept=fit,
-        method=NUTS(num_warmup=500, target_accept_prob=0.9 if prior == "laplace" else None),
+        # 0.9 where the posterior has a kink (laplace) or a funnel (tau sampled, 15 rows): at 0.8 the
+        # tau-sampled gaussian case had 5 divergences in 8000 transitions on one machine, none on another
+        method=NUTS(num_warmup=500, target_accept_prob=0.9 if prior == "laplace" or tau_prior is not None
+                    else None),
         num_samples=2000, num_chains=4, seed=11, progress_bar=False)
     _assert_means_match(post, ref)
     assert int(post.diagnostics["num_divergent"]) == 0

@@ -19,6 +19,7 @@ from bayeswd.infer import NUTS, SVI
 from bayeswd.infer.diagnostics import (
     FALSE_ALARM,
     RHAT_MAX,
+    average_ranks,
     diagnose,
     ess_required,
     rhat_bound,
@@ -51,11 +52,26 @@ def _warn_on(draws: np.ndarray) -> list:
 # the statistics and the bound
 
 
+@pytest.mark.parametrize("shape", [(4000, 51), (7, 1), (1, 3), (60, 4)])
+@pytest.mark.parametrize("ties", ["none", "rounded", "repeated"])
+def test_average_ranks_equal_scipy(shape, ties) -> None:
+    from scipy import stats
+
+    x = np.random.default_rng(1).standard_normal(shape)
+    if ties == "rounded":
+        x = np.round(x, 1)
+    elif ties == "repeated":  # an independence sampler's rejections: runs of one state
+        x = np.repeat(x[::3], 3, axis=0)[: shape[0]]
+    for xx in (x, np.asfortranarray(x)):
+        np.testing.assert_array_equal(average_ranks(xx), stats.rankdata(xx, method="average", axis=0))
+
+
 def test_split_rank_statistics_equal_arviz() -> None:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 61, 4))
     x[..., 1] = np.cumsum(x[..., 1], axis=1)  # a random walk: long autocorrelation
     x[1:, :, 2] += 2.0  # chains that disagree
+    x[:, 20:30, 3] = x[:, 20:21, 3]  # ties: a sticky stretch of every chain
     st = split_rank_statistics(x)
     # ArviZ's public diagnostics (0.x and 1.x): R-hat "z_scale" is the split R-hat of the rank-
     # normalised draws (bulk), "folded" that of the rank-normalised |x - median|, "rank" the larger

@@ -199,13 +199,18 @@ def test_draw_based_predictive_is_the_posteriors(laplace_fit):
     assert est.intercept_ == pytest.approx(float(s["intercept"].mean()), rel=1e-12)
 
 
-def test_auto_method_is_exact_gibbs_or_collapsed():
+def test_auto_method_is_exact_imh_or_collapsed():
     X, y = make_data(n=40, d=3, seed=4)
-    cases = [({"prior": "gaussian"}, bw.Exact), ({"prior": "laplace"}, bw.Gibbs),
+    cases = [({"prior": "gaussian"}, bw.Exact), ({"prior": "laplace"}, bw.IMH),
              ({"prior": "gaussian", "scales": "sample"}, bw.Collapsed)]
     for params, kind in cases:
         est = fit_quietly(BayesianLinearRegression(**params, num_samples=50, num_chains=2), X, y)
         assert type(est.method_) is kind, params
+        assert est.posterior_.method == kind.name  # the method that ran
+    # the laplace prior's choice is sample_posterior's, made on the data: Gibbs for n <= d + 1
+    Xw, yw = make_data(n=5, d=6, seed=4)
+    est = fit_quietly(BayesianLinearRegression(prior="laplace", num_samples=50, num_chains=2), Xw, yw)
+    assert type(est.method_) is bw.Gibbs
 
 
 def test_laplace_evidence_scales_match_the_prior_variance(laplace_fit):

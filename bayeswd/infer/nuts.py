@@ -69,9 +69,12 @@ def run_chain(
 
     On the CPU, small problems run on one torch thread
     (:func:`bayeswd.infer.runtime.one_thread_if_small`): every operation of a leapfrog step is
-    small, and torch's intra-op threads then cost far more than they save.
+    small, and torch's intra-op threads then cost far more than they save. NumPy's floating-point
+    warnings are silenced on the NumPy path, as torch has none: a trajectory that overflows has an
+    infinite energy and is a divergence, counted and reported as such.
     """
-    with one_thread_if_small(q0.device, q0.numel()):
+    with one_thread_if_small(q0.device, q0.numel()), np.errstate(over="ignore", invalid="ignore",
+                                                                 divide="ignore"):
         return _run_chain(potential, q0, mu, L, num_warmup=num_warmup, num_samples=num_samples,
                           seed=seed, target_accept_prob=target_accept_prob,
                           max_tree_depth=max_tree_depth, progress=progress, thin=thin)

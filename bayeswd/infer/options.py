@@ -330,10 +330,12 @@ class Auto:
 
     * gaussian prior, ``sigma`` and ``tau`` fixed: :class:`Exact` (independent conjugate draws);
     * gaussian prior, a scale sampled: :class:`Collapsed` (weights integrated out);
-    * laplace prior: :class:`Gibbs` (the blocked Gibbs sampler of the scale mixture), except with
-      ``n > d + 1``, ``sigma`` sampled and well-conditioned features on the CPU, where :class:`NUTS` on the
-      laplace density is faster (:func:`bayeswd.infer.nuts.laplace_prefers_nuts`; decided once the
-      data are read).
+    * laplace prior: with ``n > d + 1`` (and at most 200 coordinates), :class:`IMH` when the
+      pilot run of its fitted proposal accepts at least 40 % (:mod:`bayeswd.infer.imh`); otherwise
+      :class:`NUTS` on the laplace density with ``n > d + 1``, ``sigma`` sampled and
+      well-conditioned features on the CPU (:func:`bayeswd.infer.nuts.laplace_prefers_nuts`);
+      otherwise :class:`Gibbs` (the blocked Gibbs sampler of the scale mixture). Decided once the
+      data are read.
 
     The choice and its reason are kept in ``Posterior.method`` and
     ``Posterior.settings["method_choice"]``. It has no settings: to set one, pass the chosen
