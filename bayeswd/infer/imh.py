@@ -67,8 +67,10 @@ DEFENSIVE = 0.3
 FIT_ROUNDS = 6
 #: The fit stops early when the effective fraction of its importance sample reaches this, or
 #: when a round improves it by less than this factor.
-FIT_GOOD = 0.85
+FIT_GOOD = 0.6
 FIT_GAIN = 1.05
+#: Draws per round of the fit: this many times ``P^2`` (at least 2000, at most 40000).
+FIT_DRAWS_PER_P2 = 2
 #: ``method="auto"`` tries the independence sampler up to this many unconstrained coordinates
 #: (the fit's importance samples cost ``O(P^2)`` each; acceptance falls with ``P``).
 AUTO_MAX_DIM = 200
@@ -240,17 +242,20 @@ def fit_proposal(log_density: Callable[[torch.Tensor], torch.Tensor], mean: torc
                  rounds: int = FIT_ROUNDS) -> tuple[MixtureProposal, list[float]]:
     """The mixture proposal refitted by importance sampling from ``N(mean, chol chol^T)``.
 
-    Each round draws ``M = min(max(2000, 4 P^2), 40000)`` proposals (the first: 2000 at most) and
+    Each round draws ``M = min(max(2000, 2 P^2), 40000)`` proposals (the first: 2000 at most) and
     replaces ``(m, S)`` by their importance-weighted mean and covariance; the proposal whose sample
     had the largest effective fraction ``1 / (M sum w_i^2)`` (normalised weights) is returned, with
     the fraction of every round. Stops at :data:`FIT_GOOD`; when a round gains less than a factor
     :data:`FIT_GAIN` over the best so far (the refits of a 51-dimensional proposal from 2550 draws
     went 0.69, 0.42, 0.24, ...; from 10404, 0.69, 0.69, 0.68, ...: a covariance estimated from too
     few effective draws loses what the mean gains); and when the effective sample is smaller than
-    ``2 P`` (too few draws to estimate a covariance from).
+    ``2 P`` (too few draws to estimate a covariance from). ``2 P^2`` draws a round and a stop at
+    0.6 took 0.12 s where ``4 P^2`` and 0.85 took 0.22 s (fit and chains, 1000 x 50 laplace, both
+    scales fixed), and 0.22 s against 0.33 s with ``tau`` sampled; ``P^2`` left that one's pilot
+    acceptance at 0.37 (0.45 with ``2 P^2``, 0.58 with ``4 P^2``).
     """
     P = mean.numel()
-    M = min(max(2000, 4 * P * P), 40_000)
+    M = min(max(2000, FIT_DRAWS_PER_P2 * P * P), 40_000)
     prop = MixtureProposal(mean, chol, defensive)
     best, best_frac, fractions = prop, -1.0, []
     eye = torch.eye(P, dtype=DTYPE, device=mean.device)
