@@ -244,6 +244,11 @@ def _ess(z: np.ndarray, *, within: bool = False) -> np.ndarray:
     ``within=True``: from the within-chain autocorrelations alone (``rho_t = mean_c acov_t /
     mean_c acov_0``), blind to disagreement between the chains.
     """
+    return _ess_variants(z, (within,))[0]
+
+
+def _ess_variants(z: np.ndarray, kinds: tuple[bool, ...]) -> list[np.ndarray]:
+    """:func:`_ess` of ``z`` for each ``within`` in ``kinds``, from one autocovariance (one FFT)."""
     m, n, p = z.shape
     zc = z - z.mean(axis=1, keepdims=True)
     nfft = 1 << (2 * n - 1).bit_length()
@@ -254,7 +259,13 @@ def _ess(z: np.ndarray, *, within: bool = False) -> np.ndarray:
     var_plus = mean_var * (n - 1.0) / n
     if m > 1:
         var_plus = var_plus + z.mean(axis=1).var(axis=0, ddof=1)
-    rho = mean_acov / mean_acov[0] if within else 1.0 - (mean_var - mean_acov) / var_plus
+    return [_geyer(mean_acov / mean_acov[0] if within else 1.0 - (mean_var - mean_acov) / var_plus, m)
+            for within in kinds]
+
+
+def _geyer(rho: np.ndarray, m: int) -> np.ndarray:
+    """ESS from the autocorrelations ``rho`` (lag, p) of ``m`` chains (Geyer's monotone sequence)."""
+    n, p = rho.shape
     out = np.zeros((n, p))
     out[0], out[1] = 1.0, rho[1]
     even, odd = np.ones(p), rho[1].copy()
@@ -319,10 +330,17 @@ def _split_rank_statistics(split: np.ndarray, bad: np.ndarray, p: int, keys: tup
                            ) -> dict[str, np.ndarray]:
     z = _rank_normal(split)
     zf = _rank_normal(np.abs(split - np.median(split.reshape(-1, p), axis=0)))
-    compute = {"rhat_bulk": lambda: _rhat(z), "rhat_folded": lambda: _rhat(zf), "ess_bulk": lambda: _ess(z),
-               "ess_folded": lambda: _ess(zf), "ess_bulk_within": lambda: _ess(z, within=True),
-               "ess_folded_within": lambda: _ess(zf, within=True)}
-    out = {k: compute[k]() for k in keys}
+    out = {}
+    if "rhat_bulk" in keys:
+        out["rhat_bulk"] = _rhat(z)
+    if "rhat_folded" in keys:
+        out["rhat_folded"] = _rhat(zf)
+    for draws, name in ((z, "ess_bulk"), (zf, "ess_folded")):  # both ESS kinds of one autocovariance
+        wanted = [k for k in (name, name + "_within") if k in keys]
+        if wanted:
+            kinds = tuple(k.endswith("_within") for k in wanted)
+            out.update(zip(wanted, _ess_variants(draws, kinds), strict=True))
+    out = {k: out[k] for k in keys}
     for v in out.values():
         v[bad] = np.nan
     return out
@@ -338,18 +356,16 @@ def tail_ess(draws: Any) -> np.ndarray:
     x = np.asarray(draws, dtype=float)
     c, s = x.shape[:2]
     x = x.reshape(c, s, -1)
-    half = s // 2
-    out = np.full(x.shape[2], np.inf)
-    for prob in (0.05, 0.95):
-        q = np.quantile(x.reshape(c * s, -1), prob, axis=0)
-        ind = (x <= q).astype(float)
-        split = np.concatenate([ind[:, :half], ind[:, s - half:]], axis=0)
-        constant = np.ptp(split.reshape(-1, split.shape[2]), axis=0) < np.finfo(float).resolution
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ess = _ess(split)
-        ess[constant] = split[..., 0].size
-        out = np.minimum(out, ess)
-    return out
+    half, p = s // 2, x.shape[2]
+    # both quantiles' indicators side by side: one autocovariance for the two
+    q = np.quantile(x.reshape(c * s, -1), (0.05, 0.95), axis=0)  # (2, p)
+    ind = np.concatenate([(x <= q[0]), (x <= q[1])], axis=2).astype(float)
+    split = np.concatenate([ind[:, :half], ind[:, s - half:]], axis=0)
+    constant = np.ptp(split.reshape(-1, split.shape[2]), axis=0) < np.finfo(float).resolution
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ess = _ess(split)
+    ess[constant] = split[..., 0].size
+    return np.minimum(ess[:p], ess[p:])
 
 
 def rhat_test(st: dict[str, np.ndarray], num_chains: int, num_draws: int,

@@ -43,7 +43,7 @@ from bayeswd._validation import DTYPE
 from bayeswd.infer.nuts import base_factor
 from bayeswd.infer.options import IMH
 from bayeswd.infer.potentials import LinearPotential
-from bayeswd.infer.runtime import chain_seed, one_thread_if_small
+from bayeswd.infer.runtime import chain_seed
 from bayeswd.infer.start import InferenceProblem, MethodOutput, gaussian_start
 
 __all__ = ["AUTO_MIN_ACCEPT", "MixtureProposal", "PreparedIMH", "fit_proposal", "imh_worth_trying",
@@ -70,7 +70,7 @@ FIT_ROUNDS = 6
 FIT_GOOD = 0.6
 FIT_GAIN = 1.05
 #: Draws per round of the fit: this many times ``P^2`` (at least 2000, at most 40000).
-FIT_DRAWS_PER_P2 = 2
+FIT_DRAWS_PER_P2 = 3
 #: ``method="auto"`` tries the independence sampler up to this many unconstrained coordinates
 #: (the fit's importance samples cost ``O(P^2)`` each; acceptance falls with ``P``).
 AUTO_MAX_DIM = 200
@@ -242,17 +242,19 @@ def fit_proposal(log_density: Callable[[torch.Tensor], torch.Tensor], mean: torc
                  rounds: int = FIT_ROUNDS) -> tuple[MixtureProposal, list[float]]:
     """The mixture proposal refitted by importance sampling from ``N(mean, chol chol^T)``.
 
-    Each round draws ``M = min(max(2000, 2 P^2), 40000)`` proposals (the first: 2000 at most) and
+    Each round draws ``M = min(max(2000, 3 P^2), 40000)`` proposals (the first: 2000 at most) and
     replaces ``(m, S)`` by their importance-weighted mean and covariance; the proposal whose sample
     had the largest effective fraction ``1 / (M sum w_i^2)`` (normalised weights) is returned, with
     the fraction of every round. Stops at :data:`FIT_GOOD`; when a round gains less than a factor
     :data:`FIT_GAIN` over the best so far (the refits of a 51-dimensional proposal from 2550 draws
     went 0.69, 0.42, 0.24, ...; from 10404, 0.69, 0.69, 0.68, ...: a covariance estimated from too
     few effective draws loses what the mean gains); and when the effective sample is smaller than
-    ``2 P`` (too few draws to estimate a covariance from). ``2 P^2`` draws a round and a stop at
-    0.6 took 0.12 s where ``4 P^2`` and 0.85 took 0.22 s (fit and chains, 1000 x 50 laplace, both
-    scales fixed), and 0.22 s against 0.33 s with ``tau`` sampled; ``P^2`` left that one's pilot
-    acceptance at 0.37 (0.45 with ``2 P^2``, 0.58 with ``4 P^2``).
+    ``2 P`` (too few draws to estimate a covariance from). Measured end to end (``sample_posterior``,
+    4 x 1000 draws, min bulk ESS per second) with the stop at 0.6, on the 1000 x 50 laplace cell
+    with ``tau`` sampled: 10,309 with ``4 P^2`` draws a round, 11,539 with ``3 P^2``, 7,587 with
+    ``2 P^2`` (its fit stalled at a fraction of 0.35: too noisy a covariance); with both scales
+    fixed 11,800-12,000 for all three (one round). The stop at 0.6 instead of 0.85 halved the fit's
+    time there.
     """
     P = mean.numel()
     M = min(max(2000, FIT_DRAWS_PER_P2 * P * P), 40_000)
@@ -358,16 +360,17 @@ def sample_imh(problem: InferenceProblem, options: IMH, *, num_samples: int, num
     ``prepared`` (from :func:`prepare_imh`, as ``method="auto"`` makes it) skips the fit.
     """
     del progress_bar  # a few batched evaluations and a scan: no loop worth a bar
+    # every thread torch has: the work is a few large batched products, where they pay (1000 x 50,
+    # tau sampled: the chains in 0.070 s on two threads against 0.086-0.117 s on one)
     dev = problem.X.device
-    with one_thread_if_small(dev, min(problem.X.shape)):
-        if prepared is None:
-            prepared = prepare_imh(problem, options, num_chains=num_chains, seed=seed)
-        thin = options.thin if options.thin is not None else thin_for(prepared.pilot or 0.0)
-        theta, stats, mean_acc = run_independence(
-            prepared.log_weights, prepared.proposal.P, num_chains=num_chains,
-            num_warmup=options.num_warmup, num_samples=num_samples, thin=thin, seed=seed, device=dev)
-        pot = prepared.potential
-        draws = pot.unpack(theta)
+    if prepared is None:
+        prepared = prepare_imh(problem, options, num_chains=num_chains, seed=seed)
+    thin = options.thin if options.thin is not None else thin_for(prepared.pilot or 0.0)
+    theta, stats, mean_acc = run_independence(
+        prepared.log_weights, prepared.proposal.P, num_chains=num_chains,
+        num_warmup=options.num_warmup, num_samples=num_samples, thin=thin, seed=seed, device=dev)
+    pot = prepared.potential
+    draws = pot.unpack(theta)
     info: dict[str, Any] = {
         "num_warmup": options.num_warmup, "thin": thin, "pilot_acceptance": prepared.pilot,
         "mean_acceptance": mean_acc, "defensive": options.defensive,
