@@ -388,7 +388,8 @@ bayeswd's two estimators follow scikit-learn's conventions, so they drop into `P
   with `predict(X, return_std=True)` giving the posterior predictive mean and sd (noise included)
   and `sample_y` drawing new targets. A `sigma` or `tau` left at `None` is chosen by the evidence
   (empirical Bayes; `scales="sample"` samples them instead). The default method is the exact
-  conjugate posterior for the gaussian prior and the blocked Gibbs sampler for the laplace prior.
+  conjugate posterior for the gaussian prior; for the laplace prior it is chosen on the data
+  (independence Metropolis-Hastings on a fitted gaussian where the rows outnumber the features).
 
 The data: scikit-learn's diabetes table (442 patients, 10 features, no download needed).
 """),
@@ -465,7 +466,8 @@ print(f"test rows inside their 90% predictive interval: {inside.mean():.2f}")
     ("md", """
 ## 3. The laplace posterior by NUTS
 
-`prior="laplace"` samples the posterior by the blocked Gibbs sampler by default; here we ask for
+With `prior="laplace"` the default method is chosen on the data (here, more rows than features:
+independence Metropolis-Hastings on a fitted gaussian proposal); here we ask for
 NUTS (`method=bw.NUTS(...)`), the general-purpose sampler, to show it works too. The full `Posterior`
 is `posterior_`, with its ArviZ summary labelled by the column names that the scaler kept.
 `sample_y` draws whole new targets from the posterior predictive; a `Pipeline` does not forward it,

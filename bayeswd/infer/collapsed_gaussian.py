@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from bayeswd.infer.potentials import Scale
+from bayeswd.infer.potentials import Scale, batched_scales
 from bayeswd.stats import SufficientStats, sufficient_statistics
 
 __all__ = ["CollapsedGaussianPotential"]
@@ -166,16 +166,8 @@ class CollapsedGaussianPotential:
         m_noise = self._noise_dims - (1 if self.fit_intercept else 0)
         for lo in range(0, Q.shape[0], chunk):
             q = Q[lo:lo + chunk]
-            lp = q.new_zeros(q.shape[0])
-            scales = {}
-            for scale, i, name, fixed in ((self.sigma_scale, self.i_sigma, "sigma", self.sigma),
-                                          (self.tau_scale, self.i_tau, "tau", self.tau)):
-                if scale is None:
-                    scales[name] = q.new_full((q.shape[0],), fixed)
-                    continue
-                lp_i, scales[name] = scale.log_density(q[:, i])
-                lp = lp + lp_i
-            s, t = scales["sigma"] ** 2, scales["tau"] ** 2
+            lp, sigma, tau = batched_scales(self, q)
+            s, t = sigma**2, tau**2
             den = self._lam * t.unsqueeze(-1) + s.unsqueeze(-1)
             value = -0.5 * (den.log().sum(-1) + (self._c2 / den).sum(-1))
             value = value - 0.5 * m_noise * s.log() - 0.5 * self._rest / s

@@ -28,7 +28,7 @@ from torch.distributions import biject_to, transforms
 from bayeswd.stats import SufficientStats, sufficient_statistics
 
 __all__ = ["CollapsedLaplacePotential", "LaplaceMixturePotential", "LinearPotential", "Scale",
-           "numpy_twin_of"]
+           "batched_scales", "numpy_twin_of"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -91,6 +91,24 @@ class Scale:
         lp = self.prior.log_prob(s) + logjac
         (g,) = torch.autograd.grad(lp, ut)
         return float(s.detach()), math.exp(float(logjac.detach())), float(lp.detach()), float(g)
+
+
+def batched_scales(pot: Any, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(log p(sigma) + log p(tau) + log Jacobians, sigma, tau)`` at every row of ``q``.
+
+    For a potential with ``sigma_scale``/``i_sigma``/``sigma`` and ``tau_scale``/``i_tau``/``tau``
+    (a fixed scale: its value in every row, nothing added to the log density).
+    """
+    lp = q.new_zeros(q.shape[0])
+    scales = {}
+    for scale, i, name, fixed in ((pot.sigma_scale, pot.i_sigma, "sigma", pot.sigma),
+                                  (pot.tau_scale, pot.i_tau, "tau", pot.tau)):
+        if scale is None:
+            scales[name] = q.new_full((q.shape[0],), fixed)
+            continue
+        lp_i, scales[name] = scale.log_density(q[:, i])
+        lp = lp + lp_i
+    return lp, scales["sigma"], scales["tau"]
 
 
 def numpy_twin_of(potential: Any, names: tuple[str, ...], writable: tuple[str, ...] = ()) -> Any:
@@ -268,16 +286,7 @@ class LinearPotential:
             else:
                 r = self._y - theta @ self._AT
                 ss = (r * r).sum(-1)
-            lp = q.new_zeros(q.shape[0])
-            scales = {}
-            for scale, i, name, fixed in ((self.sigma_scale, self.i_sigma, "sigma", self.sigma),
-                                          (self.tau_scale, self.i_tau, "tau", self.tau)):
-                if scale is None:
-                    scales[name] = q.new_full((q.shape[0],), fixed)
-                    continue
-                lp_i, scales[name] = scale.log_density(q[:, i])
-                lp = lp + lp_i
-            sigma, tau = scales["sigma"], scales["tau"]
+            lp, sigma, tau = batched_scales(self, q)
             value = -(self._const + self.n * sigma.log() + 0.5 * ss / (sigma * sigma))
             coef = q[:, : self.k]
             if self.prior == "gaussian":
