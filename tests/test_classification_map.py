@@ -140,7 +140,7 @@ def _problem(name, prior, fit_intercept=True, tau=0.8):
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_softmax_hessian_block_by_block_equals_autograd(fit_intercept):
     # K (d + 1) > 128 takes the block-by-block form of the categorical Hessian (the small problems of
-    # the test below take the two-product form)
+    # the test below take the one-product form)
     X, y = _generated(80, 45, 3, seed=4)
     prob = GLMProblem(torch.tensor(X), torch.tensor(y), "categorical", "gaussian", 1.0, fit_intercept, 3)
     assert 3 * prob.A.shape[1] > 128
@@ -580,6 +580,58 @@ def test_truncated_and_full_newton_reach_the_same_map(name, fit_intercept):
     cg, _, ok_cg, opt = newton_cg(prob, 100, 1e-12)
     assert ok_full and ok_cg and opt <= 1e-12
     torch.testing.assert_close(cg, full, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("name", ["binary", "three_class"])
+def test_hessian_operator_and_preconditioner_of_truncated_newton(name, fit_intercept):
+    """H v equals the closed-form Hessian (tested against autograd above) times v, plus the penalty;
+    the preconditioner is the inverse of its stated M: C (x) diag(col_sq) + lam I on the weights and
+    n C on the intercepts (C the rows' mean curvature), built here entry by entry."""
+    from bayeswd.classification.solvers import _hessian_operator
+
+    prob = _problem(name, "gaussian", fit_intercept)
+    theta = torch.linspace(-0.6, 0.5, prob.size, dtype=torch.float64)
+    _, _, probs = prob.value_grad(theta)
+    lam = 0.7
+    col_sq = (prob.X**2).sum(0)
+    hv, precondition = _hessian_operator(prob, probs, lam, col_sq)
+    H = prob.hessian(probs)
+    H.diagonal()[: prob.n_weights] += lam
+    v = torch.linspace(1.0, -2.0, prob.size, dtype=torch.float64)
+    torch.testing.assert_close(hv(v), H @ v, rtol=1e-12, atol=1e-12)
+
+    n, d, nw = prob.X.shape[0], prob.d, prob.n_weights
+    if prob.family == "bernoulli":
+        C = (probs * (1 - probs)).mean().reshape(1, 1)
+    else:
+        C = torch.diag(probs.mean(0)) - probs.T @ probs / n
+    M = torch.zeros(prob.size, prob.size, dtype=torch.float64)
+    m = C.shape[0]
+    for k in range(m):
+        for j in range(m):
+            M[k * d:(k + 1) * d, j * d:(j + 1) * d] = torch.diag(C[k, j] * col_sq)
+    M.diagonal()[:nw] += lam
+    if fit_intercept:
+        M[nw:, nw:] = n * (C if prob.family == "bernoulli" else C[1:, 1:])
+    torch.testing.assert_close(precondition(v), torch.linalg.solve(M, v), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("name", ["binary", "three_class"])
+def test_gradient_scale_is_the_gradient_at_zero(name, fit_intercept):
+    from bayeswd.classification.solvers import _gradient_scale
+
+    prob = _problem(name, "gaussian", fit_intercept)
+    g0 = prob.value_grad(prob.X.new_zeros(prob.size))[1]
+    assert _gradient_scale(prob) == pytest.approx(max(1.0, float(g0.abs().max())), rel=1e-14)
+
+
+def test_row_sums_equal_torch_sum():
+    from bayeswd.classification.problem import row_sums
+
+    M = torch.linspace(-3.0, 4.0, 60, dtype=torch.float64).reshape(20, 3) ** 3
+    torch.testing.assert_close(row_sums(M), M.sum(1, keepdim=True), rtol=1e-15, atol=1e-13)
 
 
 def test_softplus_is_log1p_exp_to_rounding_everywhere():

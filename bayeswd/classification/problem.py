@@ -22,7 +22,7 @@ import torch
 
 from bayeswd.model import log_density
 
-__all__ = ["GLMProblem", "softplus"]
+__all__ = ["GLMProblem", "row_sums", "softplus"]
 
 
 def softplus(eta: torch.Tensor) -> torch.Tensor:
@@ -34,6 +34,15 @@ def softplus(eta: torch.Tensor) -> torch.Tensor:
     same values (tested).
     """
     return torch.nn.functional.softplus(eta, beta=1.0, threshold=50.0)
+
+
+def row_sums(M: torch.Tensor) -> torch.Tensor:
+    """``M.sum(1, keepdim=True)`` for an ``(n, K)`` matrix with a few columns, as a product with ones.
+
+    torch's reduction over a short last dimension is slow on the CPU: 0.29 ms against 0.03 ms for
+    the product on 10000 x 3 (one thread); the sums are the same to rounding.
+    """
+    return M @ M.new_ones(M.shape[1], 1)
 
 
 @dataclass
@@ -169,8 +178,9 @@ class GLMProblem:
             # log(1 + e^eta) - y eta, without overflow (softplus above: exact to rounding)
             y = self.y.to(eta.dtype)
             return (softplus(eta) - y * eta).sum()
-        lse = torch.logsumexp(eta, dim=1)
-        return (lse - eta.gather(1, self.y[:, None])[:, 0]).sum()
+        top = eta.amax(1, keepdim=True)
+        lse = top + torch.log(row_sums(torch.exp(eta - top)))
+        return lse.sum() - eta.gather(1, self.y[:, None]).sum()
 
     def penalty(self, theta: torch.Tensor) -> float:
         """``R(W)``: ``||W||^2 / (2 tau^2)`` (gaussian) or ``||W||_1 / tau`` (laplace)."""
@@ -195,17 +205,30 @@ class GLMProblem:
         if self.family == "bernoulli":
             f = float(self._nll(eta))
             p = torch.sigmoid(eta)
-            return f, self.A.T @ (p - self.y.to(eta.dtype)), p
+            return f, self.transpose_times(p - self.y.to(eta.dtype)), p
         # the softmax and its log normaliser from one exp (torch's softmax and logsumexp each
         # cost about as much again on a few columns)
         top = eta.amax(1, keepdim=True)
         E = torch.exp(eta - top)
-        total = E.sum(1, keepdim=True)
+        total = row_sums(E)
         P = E.div_(total)
         f = float((top + torch.log(total)).sum() - eta.gather(1, self.y[:, None]).sum())
         R = P.clone()
         R[torch.arange(R.shape[0]), self.y] -= 1.0
-        return f, self.pack_rows(R.T @ self.A), P
+        return f, self.transpose_times(R), P
+
+    def transpose_times(self, r: torch.Tensor) -> torch.Tensor:
+        """``A^T r`` in ``theta``'s layout, from ``X`` (``A = [X 1]`` is never formed here).
+
+        ``r`` has shape ``(n,)`` (bernoulli: a gradient-shaped vector) or ``(n, K)`` (categorical:
+        packed as :meth:`pack_rows`, the column of ``b_0`` dropped). Forming ``A`` copies the whole
+        design (a fresh allocation, page faults included: 1.8 ms of a 15 ms fit at 10000 x 50).
+        """
+        if self.family == "bernoulli":
+            g = self.X.T @ r
+            return torch.cat([g, r.sum().reshape(1)]) if self.fit_intercept else g
+        g = (r.T @ self.X).reshape(-1)
+        return torch.cat([g, r[:, 1:].sum(0)]) if self.fit_intercept else g
 
     def pack_rows(self, GT: torch.Tensor) -> torch.Tensor:
         """``theta``'s layout of a ``(K, d + 1)`` matrix: rows of the weights, then ``b_1..b_{K-1}``.
@@ -220,31 +243,30 @@ class GLMProblem:
         """Hessian of ``sum CE`` in ``theta`` at the probabilities ``probs`` of :meth:`value_grad`.
 
         Bernoulli: ``A^T diag(p (1 - p)) A``. Categorical: the Hessian in all ``K (d + 1)``
-        coordinates, block ``(k, l)`` ``A^T diag(P_k (delta_kl - P_l)) A``, is
-        ``blockdiag_k(A^T diag(P_k) A) - Z^T Z`` with ``Z = [P_0 * A, ..., P_{K-1} * A]`` (two
-        products, for small ``K (d + 1)``), or its ``K (K + 1) / 2`` distinct blocks one by one;
-        ``theta``'s Hessian is its rows and columns without ``b_0`` (fixed), in ``theta``'s order.
+        coordinates, block ``(k, l)`` ``A^T diag(P_k (delta_kl - P_l)) A``, from its ``K (K + 1) / 2``
+        distinct blocks: all in one product ``A^T [A * c_1, ..., A * c_m]`` for small ``K (d + 1)``
+        (0.37 ms against 0.51 ms for the two products of ``blockdiag - Z^T Z`` at 1000 x 21 x 3),
+        else one by one; ``theta``'s Hessian is its rows and columns without ``b_0`` (fixed), in
+        ``theta``'s order.
         """
         A = self.A
         if self.family == "bernoulli":
             return A.T @ (A * (probs * (1.0 - probs))[:, None])
         n, p = A.shape
         K = self.num_classes
-        if K * p <= 128:  # two products in all: fewest operations where each is cheap
-            Z = (probs[:, :, None] * A[:, None, :]).reshape(n, K * p)  # column k p + j: P_k a_j
-            full = -(Z.T @ Z)
-            diag_blocks = (A.T @ Z).view(p, K, p)  # [:, k, :] = A^T diag(P_k) A
-            for k in range(K):
-                full[k * p:(k + 1) * p, k * p:(k + 1) * p] += diag_blocks[:, k, :]
-        else:  # the K (K + 1) / 2 distinct blocks A^T diag(P_k (delta_kl - P_l)) A only
-            full = A.new_empty(K * p, K * p)
-            for k in range(K):
-                for m in range(k, K):
-                    c = probs[:, k] * ((1.0 if k == m else 0.0) - probs[:, m])
-                    block = A.T @ (A * c[:, None])
-                    full[k * p:(k + 1) * p, m * p:(m + 1) * p] = block
-                    if m != k:
-                        full[m * p:(m + 1) * p, k * p:(k + 1) * p] = block.T
+        ks, ms = torch.triu_indices(K, K, device=A.device)  # the K (K + 1) / 2 distinct blocks
+        full = A.new_empty(K * p, K * p)
+        if K * p <= 128:  # all blocks from one product A^T [A * c_1, ..., A * c_m]: fastest for small blocks
+            C = probs[:, ks] * ((ks == ms).to(A.dtype) - probs[:, ms])  # (n, pairs): the blocks' weights
+            blocks = (A.T @ (A[:, None, :] * C[:, :, None]).reshape(n, -1)).view(p, -1, p)
+        for i, (k, m) in enumerate(zip(ks.tolist(), ms.tolist(), strict=True)):
+            if K * p <= 128:
+                block = blocks[:, i, :]
+            else:  # block by block: the stacked products above would hold n p K (K + 1) / 2 numbers
+                block = A.T @ (A * (probs[:, k] * ((1.0 if k == m else 0.0) - probs[:, m]))[:, None])
+            full[k * p:(k + 1) * p, m * p:(m + 1) * p] = block
+            if m != k:
+                full[m * p:(m + 1) * p, k * p:(k + 1) * p] = block.T
         idx = self._theta_index(p)
         return full[idx][:, idx]
 
