@@ -195,40 +195,74 @@ def rhat_bound(num_chains: int, num_draws: int, num_tests: int, ess: Any = None,
     return np.maximum(RHAT_MAX, np.sqrt((n_split - 1) / n_split + f_q / n_eff))
 
 
-def average_ranks(x: np.ndarray) -> np.ndarray:
-    """Ranks (1-based, ties averaged) of each column of ``x`` (shape (N, p)), for finite ``x``.
+def _sorted_columns(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(flat permutation, sorted values)`` of each column of ``x`` (shape (N, p)), flat.
 
-    ``scipy.stats.rankdata(x, method="average", axis=0)``, tested equal, in a third of its time
-    (8 ms against 25 ms for 4000 x 51): one ``argsort`` of the contiguous transposed rows, the
-    runs of equal sorted values found in one pass over all columns, and the ranks scattered back
-    through the flat permutation.
+    One ``argsort`` of the contiguous transposed rows; the permutation indexes ``x.T.ravel()``.
     """
     N, p = x.shape
     xt = np.ascontiguousarray(x.T)
     order = np.argsort(xt, axis=1)
     order += (np.arange(p) * N)[:, None]
     order = order.ravel()
-    srt = xt.ravel()[order]
-    new = np.empty(p * N, dtype=bool)
-    new[0] = True
-    np.not_equal(srt[1:], srt[:-1], out=new[1:])
-    new[::N] = True  # each column starts a run
-    starts = np.flatnonzero(new)
-    if starts.size == new.size:  # no ties
-        ranks_sorted = np.tile(np.arange(1.0, N + 1.0), p)
-    else:
-        sizes = np.diff(np.append(starts, new.size))
-        ranks_sorted = np.repeat(starts % N + (sizes + 1) / 2.0, sizes)
+    return order, xt.ravel()[order]
+
+
+def _ranks_sorted(srt: np.ndarray, N: int) -> np.ndarray:
+    """Average ranks (1-based) of the sorted values ``srt`` (``p`` columns of ``N`` each, flat).
+
+    Ranks ``1..N`` in every column, then each run of equal values (found among the few positions
+    that repeat their predecessor) gets the mean of its ranks. A folded draw always has one tie
+    (the two draws around an even count's median), so this runs on every diagnosis: 1 ms instead
+    of 7 for 4000 x 51 when it looked for runs over all positions.
+    """
+    ranks = np.tile(np.arange(1.0, N + 1.0), srt.size // N)
+    eq = np.empty(srt.size, dtype=bool)
+    eq[0] = False
+    np.equal(srt[1:], srt[:-1], out=eq[1:])
+    eq[::N] = False  # a column's first value starts a run
+    cont = np.flatnonzero(eq)  # positions that continue a run
+    if cont.size:
+        first = ~eq[cont - 1]  # cont - 1 starts its run
+        run = np.cumsum(first) - 1
+        start = cont[first] - 1
+        mean_rank = start % N + (np.bincount(run) + 2) / 2.0  # start + (length + 1) / 2, 1-based
+        ranks[start] = mean_rank
+        ranks[cont] = mean_rank[run]
+    return ranks
+
+
+def average_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks (1-based, ties averaged) of each column of ``x`` (shape (N, p)), for finite ``x``.
+
+    ``scipy.stats.rankdata(x, method="average", axis=0)``, tested equal, in a third of its time
+    (8 ms against 25 ms for 4000 x 51): one ``argsort`` of the contiguous transposed rows, the
+    ranks of the sorted values (:func:`_ranks_sorted`), scattered back through the flat
+    permutation.
+    """
+    N, p = x.shape
+    order, srt = _sorted_columns(x)
     out = np.empty(p * N)
-    out[order] = ranks_sorted
+    out[order] = _ranks_sorted(srt, N)
     return out.reshape(p, N).T
 
 
 def _rank_normal(x: np.ndarray) -> np.ndarray:
-    """ArviZ's rank normalisation (Blom, average ties) over the first two axes, per parameter."""
+    """ArviZ's rank normalisation (Blom, average ties) over the first two axes, per parameter.
+
+    ``ndtri((r - 3/8) / (N + 1/4))`` of the average ranks ``r``, which are multiples of 1/2: the
+    scores are tabulated once for the ``2 N + 1`` possible ranks and looked up (the same numbers;
+    ``ndtri`` on every draw took 3.6 ms of 16 for 4000 x 51).
+    """
     m, n = x.shape[:2]
-    ranks = average_ranks(x.reshape(m * n, -1))
-    return special.ndtri((ranks - 0.375) / (m * n + 0.25)).reshape(x.shape)
+    N = m * n
+    flat = x.reshape(N, -1)
+    p = flat.shape[1]
+    scores = special.ndtri((np.arange(2 * N + 1) / 2.0 - 0.375) / (N + 0.25))  # of rank k / 2
+    order, srt = _sorted_columns(flat)
+    out = np.empty(p * N)
+    out[order] = scores[(2.0 * _ranks_sorted(srt, N)).astype(np.intp)]
+    return out.reshape(p, N).T.reshape(x.shape)
 
 
 def _rhat(z: np.ndarray) -> np.ndarray:
@@ -253,8 +287,10 @@ def _ess_variants(z: np.ndarray, kinds: tuple[bool, ...]) -> list[np.ndarray]:
     zc = z - z.mean(axis=1, keepdims=True)
     nfft = 1 << (2 * n - 1).bit_length()
     f = np.fft.rfft(zc, n=nfft, axis=1)
-    acov = np.fft.irfft(f * np.conj(f), n=nfft, axis=1)[:, :n] / n
-    mean_acov = acov.mean(axis=0)  # (n, p)
+    # the chains' mean autocovariance as one inverse transform of their mean power spectrum (the
+    # transform is linear): one irfft instead of m
+    power = (f.real**2 + f.imag**2).mean(axis=0)
+    mean_acov = np.fft.irfft(power, n=nfft, axis=0)[:n] / n  # (n, p)
     mean_var = mean_acov[0] * n / (n - 1.0)
     var_plus = mean_var * (n - 1.0) / n
     if m > 1:
