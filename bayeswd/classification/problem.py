@@ -256,11 +256,12 @@ class GLMProblem:
         K = self.num_classes
         ks, ms = torch.triu_indices(K, K, device=A.device)  # the K (K + 1) / 2 distinct blocks
         full = A.new_empty(K * p, K * p)
-        if K * p <= 128:  # all blocks from one product A^T [A * c_1, ..., A * c_m]: fastest for small blocks
+        one_product = K * p <= 128  # all blocks from one product A^T [A * c_1, ..., A * c_m]: small blocks
+        if one_product:
             C = probs[:, ks] * ((ks == ms).to(A.dtype) - probs[:, ms])  # (n, pairs): the blocks' weights
             blocks = (A.T @ (A[:, None, :] * C[:, :, None]).reshape(n, -1)).view(p, -1, p)
         for i, (k, m) in enumerate(zip(ks.tolist(), ms.tolist(), strict=True)):
-            if K * p <= 128:
+            if one_product:
                 block = blocks[:, i, :]
             else:  # block by block: the stacked products above would hold n p K (K + 1) / 2 numbers
                 block = A.T @ (A * (probs[:, k] * ((1.0 if k == m else 0.0) - probs[:, m]))[:, None])
