@@ -582,13 +582,18 @@ def test_truncated_and_full_newton_reach_the_same_map(name, fit_intercept):
     torch.testing.assert_close(cg, full, rtol=1e-9, atol=1e-10)
 
 
+@pytest.mark.parametrize("through_A", [True, False])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("name", ["binary", "three_class"])
-def test_hessian_operator_and_preconditioner_of_truncated_newton(name, fit_intercept):
+def test_hessian_operator_and_preconditioner_of_truncated_newton(name, fit_intercept, through_A, monkeypatch):
     """H v equals the closed-form Hessian (tested against autograd above) times v, plus the penalty;
     the preconditioner is the inverse of its stated M: C (x) diag(col_sq) + lam I on the weights and
-    n C on the intercepts (C the rows' mean curvature), built here entry by entry."""
+    n C on the intercepts (C the rows' mean curvature), built here entry by entry. Bernoulli
+    products go through A = [X 1] on small problems, through X on large ones: both routes."""
+    from bayeswd.classification import solvers
     from bayeswd.classification.solvers import _hessian_operator
+
+    monkeypatch.setattr(solvers, "FORM_A_MAX", math.inf if through_A else 0)
 
     prob = _problem(name, "gaussian", fit_intercept)
     theta = torch.linspace(-0.6, 0.5, prob.size, dtype=torch.float64)
@@ -599,7 +604,9 @@ def test_hessian_operator_and_preconditioner_of_truncated_newton(name, fit_inter
     H = prob.hessian(probs)
     H.diagonal()[: prob.n_weights] += lam
     v = torch.linspace(1.0, -2.0, prob.size, dtype=torch.float64)
-    torch.testing.assert_close(hv(v), H @ v, rtol=1e-12, atol=1e-12)
+    Hv, Av = hv(v)
+    torch.testing.assert_close(Hv, H @ v, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(Av, prob.logits(v), rtol=1e-14, atol=1e-14)  # the step's logits, for the line search
 
     n, d, nw = prob.X.shape[0], prob.d, prob.n_weights
     if prob.family == "bernoulli":

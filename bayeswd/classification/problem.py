@@ -193,17 +193,18 @@ class GLMProblem:
         """``U = sum_i CE_i + R(W)``, the negative log posterior without the prior's constants."""
         return self.nll(theta) + self.penalty(theta)
 
-    def value_grad(self, theta: torch.Tensor, eta: torch.Tensor | None = None
+    def value_grad(self, theta: torch.Tensor, eta: torch.Tensor | None = None, f: float | None = None
                    ) -> tuple[float, torch.Tensor, torch.Tensor]:
         """``(sum CE, its gradient in theta, the probabilities)`` in closed form.
 
         The gradient is ``A^T (p - y)`` (bernoulli) or ``A^T (P - Y)`` (categorical, ``Y`` one-hot,
         without the entry of ``b_0``). The probabilities are kept for :meth:`hessian`. ``eta``: the
-        logits at ``theta`` when already computed (one pass over ``X`` saved).
+        logits at ``theta`` when already computed (one pass over ``X`` saved); ``f``: ``sum CE`` at
+        them when known (a line search computed it), bernoulli family.
         """
         eta = self.logits(theta) if eta is None else eta
         if self.family == "bernoulli":
-            f = float(self._nll(eta))
+            f = float(self._nll(eta)) if f is None else f
             p = torch.sigmoid(eta)
             return f, self.transpose_times(p - self.y.to(eta.dtype)), p
         # the softmax and its log normaliser from one exp (torch's softmax and logsumexp each

@@ -32,8 +32,16 @@ _FLOOR = 1e-9
 #: runs truncated Newton (:func:`newton_cg`) instead of forming and factorising the Hessian; set from
 #: ``benchmarks/classification_map.py`` (docs/classification.md, section 6).
 NEWTON_CG_MIN_COST = 4e6
+#: Size ``n (d + 1)`` up to which the bernoulli Hessian-vector products go through ``A = [X 1]``,
+#: formed once (two operations a product), above which through ``X`` (five; forming ``A``
+#: copies the design, page faults included). Measured at ``tol = 1e-4``: 500 x 200, 7.1 against
+#: 9.7 ms; 3000 x 100, 5.0 against 5.4 ms; 10000 x 50, 7.8 against 7.2 ms.
+FORM_A_MAX = 4e5
 #: Cap of the forcing term of :func:`newton_cg` (the relative residual of its inner solve).
 FORCING_CAP = 0.5
+
+#: a step of the Newton loop and its logits (``None`` where not known without a pass over ``X``)
+_Direction = tuple[torch.Tensor, "torch.Tensor | None"]
 
 
 class _RoundingFloor:
@@ -83,7 +91,7 @@ def uses_newton_cg(prob: GLMProblem) -> bool:
     It does where one Hessian costs more than :data:`NEWTON_CG_MIN_COST` multiply-adds
     (``n (d + 1)^2`` for each of the ``K (K + 1) / 2`` pairs of classes).
     """
-    n, p, K = prob.X.shape[0], prob.A.shape[1], prob.num_classes
+    n, p, K = prob.X.shape[0], prob.d + int(prob.fit_intercept), prob.num_classes  # A is not formed
     pairs = 1 if prob.family == "bernoulli" else K * (K + 1) // 2
     return n * p * p * pairs > NEWTON_CG_MIN_COST
 
@@ -112,21 +120,22 @@ def newton_full(prob: GLMProblem, max_iter: int, tol: float) -> tuple[torch.Tens
     -------
     theta, n_iter, converged, optimality
     """
-    def direction(probs: torch.Tensor, g: torch.Tensor, pen: torch.Tensor, optimality: float) -> torch.Tensor:
+    def direction(probs: torch.Tensor, g: torch.Tensor, pen: torch.Tensor, optimality: float) -> _Direction:
         del optimality
         H = prob.hessian(probs)
         H.diagonal().add_(pen)
-        return -_solve_spd(H, g)
+        return -_solve_spd(H, g), None
 
     return _damped_newton(prob, max_iter, tol, direction)
 
 
-def _damped_newton(prob: GLMProblem, max_iter: int, tol: float, direction: Callable[..., torch.Tensor]
+def _damped_newton(prob: GLMProblem, max_iter: int, tol: float, direction: Callable[..., _Direction]
                    ) -> tuple[torch.Tensor, int, bool, float]:
     """The loop both gaussian-prior solvers share, from :meth:`GLMProblem.start`.
 
-    ``direction(probs, g, pen, optimality)`` gives the step and :func:`_line_search` its length,
-    until the optimality reaches ``tol``, ``max_iter`` steps, or the rounding floor.
+    ``direction(probs, g, pen, optimality)`` gives the step (and its logits, or ``None``) and
+    :func:`_line_search` its length, until the optimality reaches ``tol``, ``max_iter`` steps, or
+    the rounding floor.
     """
     lam, nw = 1.0 / prob.tau**2, prob.n_weights
     scale = _gradient_scale(prob)
@@ -134,9 +143,9 @@ def _damped_newton(prob: GLMProblem, max_iter: int, tol: float, direction: Calla
     pen = torch.zeros(prob.size, dtype=theta.dtype, device=theta.device)
     pen[:nw] = lam
     floor = _RoundingFloor()
-    eta = None
+    eta, f = prob.logits(theta), None
     for it in range(max_iter + 1):
-        f, g, probs = prob.value_grad(theta, eta)
+        f, g, probs = prob.value_grad(theta, eta, f)
         g = g + pen * theta
         U = f + 0.5 * lam * float(theta[:nw] @ theta[:nw])
         optimality = float(g.abs().max()) / scale
@@ -144,33 +153,39 @@ def _damped_newton(prob: GLMProblem, max_iter: int, tol: float, direction: Calla
             return theta, it, True, optimality
         if it == max_iter or floor.reached(optimality):
             break
-        moved = _line_search(prob, theta, direction(probs, g, pen, optimality), g, U, lam)
+        step, step_logits = direction(probs, g, pen, optimality)
+        moved = _line_search(prob, theta, eta, step, step_logits, g, U, lam)
         if moved is None:
             break  # no decrease along a descent direction: rounding
-        theta, eta = moved
+        theta, eta, f = moved
     return theta, min(it, max_iter), False, optimality
 
 
-def _line_search(prob: GLMProblem, theta: torch.Tensor, step: torch.Tensor, g: torch.Tensor, U: float,
-                 lam: float) -> tuple[torch.Tensor, torch.Tensor | None] | None:
-    """Armijo backtracking on ``U`` along ``step``: the new point and its logits, or ``None``.
+def _line_search(prob: GLMProblem, theta: torch.Tensor, eta: torch.Tensor, step: torch.Tensor,
+                 step_logits: torch.Tensor | None, g: torch.Tensor, U: float, lam: float
+                 ) -> tuple[torch.Tensor, torch.Tensor, float | None] | None:
+    """Armijo backtracking on ``U`` along ``step``: the new point, its logits and ``sum CE``, or ``None``.
 
-    Below :data:`_ROUNDING` the predicted decrease cannot be told from rounding: the full step is
-    taken (Newton's quadratic region) without evaluating it (logits ``None``). ``None`` when no
-    step down to :data:`_MIN_STEP` decreases ``U`` enough, or ``step`` is not a descent direction.
+    ``eta`` are the logits at ``theta``; ``step_logits`` those of ``step`` (the logits are linear
+    in ``theta``: ``eta + t step_logits`` at ``theta + t step``, no pass over ``X``), or ``None``
+    (one product with ``X`` per trial). Below :data:`_ROUNDING` the predicted decrease cannot be
+    told from rounding: the full step is taken (Newton's quadratic region) without evaluating it
+    (``sum CE`` then ``None``). ``None`` when no step down to :data:`_MIN_STEP` decreases ``U``
+    enough, or ``step`` is not a descent direction.
     """
     nw = prob.n_weights
     decrease = -float(g @ step)
     if not decrease > 0.0:
         return None
-    if decrease <= _ROUNDING * max(1.0, abs(U)):
-        return theta + step, None
     t = 1.0
     while t >= _MIN_STEP:
         cand = theta + t * step
-        eta = prob.logits(cand)
-        if prob.nll_of_logits(eta) + 0.5 * lam * float(cand[:nw] @ cand[:nw]) <= U - _ARMIJO * t * decrease:
-            return cand, eta
+        cand_eta = prob.logits(cand) if step_logits is None else eta + t * step_logits
+        if decrease <= _ROUNDING * max(1.0, abs(U)):
+            return cand, cand_eta, None
+        f = prob.nll_of_logits(cand_eta)
+        if f + 0.5 * lam * float(cand[:nw] @ cand[:nw]) <= U - _ARMIJO * t * decrease:
+            return cand, cand_eta, f
         t *= 0.5
     return None
 
@@ -179,16 +194,17 @@ _Operator = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _hessian_operator(prob: GLMProblem, probs: torch.Tensor, lam: float, col_sq: torch.Tensor
-                      ) -> tuple[_Operator, _Operator]:
-    """``v -> H v`` of ``U``'s Hessian at ``probs``, without forming ``H``, and a preconditioner.
+                      ) -> tuple[Callable[[torch.Tensor], _Direction], _Operator]:
+    """``v -> (H v, A v)`` of ``U``'s Hessian at ``probs``, without forming ``H``, and a preconditioner.
 
+    ``A v`` (the logits of ``v``) comes with the product: conjugate gradients sum them into the
+    logits of the step, which the line search then needs no pass over ``X`` for.
     Bernoulli: ``H v = A^T (p (1 - p) * A v) + pen v``. Categorical: with ``E = A V`` (``V`` the
     ``(d + 1, K)`` matrix of ``v``, ``b_0`` entry 0), row ``i`` of the product is
-    ``P_i * E_i - P_i (P_i . E_i)``, then ``A^T`` of it, in ``theta``'s layout. Both products
-    go through ``X`` for the categorical family (:meth:`GLMProblem.logits`,
-    :meth:`GLMProblem.transpose_times`: as fast as through ``A`` and its ``(K, d + 1)`` layout, and
-    simpler), through ``A`` for the bernoulli one (two operations: on small problems each Python
-    operation counts; breast_cancer took 8.7 ms through ``X``, 6.0 ms through ``A``).
+    ``P_i * E_i - P_i (P_i . E_i)``, then ``A^T`` of it, in ``theta``'s layout. The products go
+    through ``X`` (:meth:`GLMProblem.logits`, :meth:`GLMProblem.transpose_times`: forming ``A``
+    copies the design, 2 ms of a 10 ms fit at 10000 x 50), except for bernoulli problems of up to
+    :data:`FORM_A_MAX` numbers, where the fewer operations of a product through ``A`` pay for it.
 
     The preconditioner ``r -> M^{-1} r`` replaces every row's curvature by its mean over the rows,
     ``C = mean_i (diag(P_i) - P_i P_i^T)`` (``mean_i p_i (1 - p_i)`` for the bernoulli family), and
@@ -211,8 +227,18 @@ def _hessian_operator(prob: GLMProblem, probs: torch.Tensor, lam: float, col_sq:
         if prob.fit_intercept:
             diag = torch.cat([diag, w.sum().reshape(1)])
         inv = 1.0 / (diag + pen)
-        A = prob.A
-        return (lambda v: A.T @ (w * (A @ v)) + pen * v), (lambda r: inv * r)
+        if prob.X.shape[0] * (prob.d + 1) <= FORM_A_MAX:
+            A = prob.A
+
+            def hv_bernoulli(v: torch.Tensor) -> _Direction:
+                e = A @ v
+                return A.T @ (w * e) + pen * v, e
+        else:
+            def hv_bernoulli(v: torch.Tensor) -> _Direction:
+                e = prob.logits(v)
+                return prob.transpose_times(w * e) + pen * v, e
+
+        return hv_bernoulli, (lambda r: inv * r)
 
     d, K = prob.d, prob.num_classes
     C = torch.diag(probs.mean(0)) - (probs.T @ probs) / n
@@ -222,9 +248,9 @@ def _hessian_operator(prob: GLMProblem, probs: torch.Tensor, lam: float, col_sq:
         evb, Qb = torch.linalg.eigh(n * C[1:, 1:])
         evb = evb.clamp_min(1e-12 * float(evb.abs().max()) + 1e-300)
 
-    def hv(v: torch.Tensor) -> torch.Tensor:
+    def hv(v: torch.Tensor) -> _Direction:
         E = prob.logits(v)
-        return prob.transpose_times(probs * (E - row_sums(probs * E))) + pen * v
+        return prob.transpose_times(probs * (E - row_sums(probs * E))) + pen * v, E
 
     def precondition(r: torch.Tensor) -> torch.Tensor:
         out = (Q @ ((Q.T @ r[:nw].view(K, d)) / scale)).reshape(-1)
@@ -246,11 +272,11 @@ def newton_cg(prob: GLMProblem, max_iter: int, tol: float) -> tuple[torch.Tensor
     search as :func:`newton_full`. It never forms the ``P x P`` Hessian: ``O(n P)`` per product
     against ``O(n P^2 + P^3)`` per Newton step. Returns ``(theta, n_iter, converged, optimality)``.
     """
-    col_sq = prob.X.square().sum(0)  # twice as fast as vector_norm(X, dim=0) ** 2 at 10000 x 50
+    col_sq = _column_sums_of_squares(prob.X)
     max_cg = max(50, 2 * prob.size)
     lam = 1.0 / prob.tau**2
 
-    def direction(probs: torch.Tensor, g: torch.Tensor, pen: torch.Tensor, optimality: float) -> torch.Tensor:
+    def direction(probs: torch.Tensor, g: torch.Tensor, pen: torch.Tensor, optimality: float) -> _Direction:
         del pen
         hv, precondition = _hessian_operator(prob, probs, lam, col_sq)
         return _pcg(hv, g, precondition, min(FORCING_CAP, math.sqrt(optimality)), max_cg)
@@ -258,24 +284,41 @@ def newton_cg(prob: GLMProblem, max_iter: int, tol: float) -> tuple[torch.Tensor
     return _damped_newton(prob, max_iter, tol, direction)
 
 
-def _pcg(hv: _Operator, g: torch.Tensor, precondition: _Operator, rel: float, max_iter: int) -> torch.Tensor:
+def _column_sums_of_squares(X: torch.Tensor) -> torch.Tensor:
+    """``(X * X).sum(0)`` without the ``n x d`` temporary on the CPU (NumPy's einsum, 0.2 ms at 10000 x 50).
+
+    Inside a fit the temporary is a fresh allocation each time, page faults included: ``X.square().sum(0)``
+    took 2 ms of a 9 ms fit at 10000 x 50 (measured with cProfile over 50 fits).
+    """
+    if X.device.type != "cpu":
+        return X.square().sum(0)
+    Xn = X.detach().numpy()
+    return torch.from_numpy(np.einsum("ij,ij->j", Xn, Xn))
+
+
+def _pcg(hv: Callable[[torch.Tensor], _Direction], g: torch.Tensor, precondition: _Operator, rel: float,
+         max_iter: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Approximate ``H^{-1} (-g)`` by preconditioned CG from 0, stopped at ``||r|| <= rel ||g||``.
 
-    Every iterate is a descent direction (CG from 0 on a positive definite ``H``).
+    ``hv(v)`` returns ``(H v, A v)``; returns the solution ``x`` and its logits ``A x`` (the sum of
+    the directions' logits with the same coefficients; ``None`` if no product was taken). Every
+    iterate is a descent direction (CG from 0 on a positive definite ``H``).
     """
     x = torch.zeros_like(g)
+    ax = None
     r = -g
     z = precondition(r)
     p = z
     rz = float(r @ z)
     stop = rel * float(g.norm())
     for _ in range(max_iter):
-        Hp = hv(p)
+        Hp, Ap = hv(p)
         pHp = float(p @ Hp)
         if not pHp > 0.0:
             break
         alpha = rz / pHp
         x = x + alpha * p
+        ax = alpha * Ap if ax is None else ax + alpha * Ap
         r = r - alpha * Hp
         if float(r.norm()) <= stop:
             break
@@ -283,7 +326,7 @@ def _pcg(hv: _Operator, g: torch.Tensor, precondition: _Operator, rel: float, ma
         rz_new = float(r @ z)
         p = z + (rz_new / rz) * p
         rz = rz_new
-    return x
+    return x, ax
 
 
 def kkt_violation(g: np.ndarray, theta: np.ndarray, penalised: np.ndarray, lam: float) -> np.ndarray:
