@@ -265,6 +265,47 @@ def test_slice_update_leaves_its_target_invariant(width: float) -> None:
     assert stats.kstest(np.exp(u), stats.gamma(3.0).cdf).pvalue > P_MIN
 
 
+def test_gamma_update_leaves_its_target_invariant() -> None:
+    # log_prior(u) = u (a flat prior on tau): the target u - 4u - 2 e^{-u} is
+    # exactly e^{-u} ~ Gamma(3, rate 2), the proposal Gamma(4, rate 2): 20000 exact starts must
+    # still follow it after 3 updates, and the proposals must be taken often (it moves)
+    m = 20000
+    rng = np.random.default_rng(6)
+    u0 = -np.log(rng.gamma(3.0, 0.5, size=m))
+    u = u0
+    for _ in range(3):
+        u = gibbs_mod.gamma_update(lambda x: x, u, 4.0, np.full(m, 2.0), rng)
+    assert np.mean(u != u0) > 0.5
+    assert stats.kstest(np.exp(-u), stats.gamma(3.0, scale=0.5).cdf).pvalue > P_MIN
+
+
+@pytest.mark.parametrize(("mean", "sd", "b"), [(1.0, 0.3, 1.0), (-0.5, 0.2, 0.5), (-10.0, 0.3, 0.0)])
+def test_truncated_normal_update_leaves_its_target_invariant(mean: float, sd: float, b: float) -> None:
+    # an exponential(b) prior on tau times Normal(tau; mean, sd^2) on tau > 0 is the normal of
+    # mean (mean - b sd^2) truncated at 0: exact starts, 3 updates, the same law. The cases: the
+    # bound below the mean, above it (proposals from the upper tail), and 33 sds above it
+    # (beyond TRUNCATION_MAX: the slice update instead)
+    m = 20000
+    rng = np.random.default_rng(7)
+    loc = mean - b * sd * sd
+    law = stats.truncnorm(-loc / sd, np.inf, loc=loc, scale=sd)
+    u0 = np.log(law.rvs(size=m, random_state=rng))
+
+    def log_prior(x):
+        return -b * np.exp(x) + x
+
+    def target(x):
+        e = np.exp(x)
+        return log_prior(x) - (e * e - 2.0 * mean * e) / (2.0 * sd * sd)
+
+    u = u0
+    for _ in range(3):
+        u = gibbs_mod.truncated_normal_update(target, log_prior, u, np.full(m, mean), np.full(m, sd),
+                                              0.05, rng)
+    assert np.mean(u != u0) > 0.5
+    assert stats.kstest(np.exp(u), law.cdf).pvalue > P_MIN
+
+
 def _problem(X, y, sigma, tau, fit) -> InferenceProblem:
     return InferenceProblem(X, y, sufficient_statistics(X, y, fit), "laplace", sigma, tau, fit, {})
 

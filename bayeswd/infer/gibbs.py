@@ -12,14 +12,15 @@ gaussians. The sampler alternates two blocks (docs/mathematics.md, section 2.11)
   ``d x d`` precision from the centred sufficient statistics when ``n > d``; the algorithm of
   Bhattacharya, Chakraborty and Mallick 2016 on the centred design, ``O(n^2 d)``, when
   ``n <= d``), then ``b | w, sigma, y ~ Normal(mean(y) - mean(X) w, sigma^2 / n)``;
-* **B** ``(tau, v) | w``: ``tau`` from ``p(tau) prod_j Laplace(w_j; tau)`` (one slice-sampling
-  update of ``log tau``) and once more from ``p(tau | w / tau, sigma, y)``, the weights rescaled
-  with it (the interweaving of centred and non-centred forms of Yu and Meng 2011: without it
-  ``sigma`` and ``tau`` crawl along their ridge when ``n < d``), then ``1 / v_j | w_j, tau ~
-  InverseGaussian(mean 1 / (tau |w_j|), shape 1 / tau^2)`` by the method of Michael, Schucany
-  and Haas (1976).
+* **B** ``(tau, v) | w``: ``tau`` from ``p(tau) prod_j Laplace(w_j; tau)`` and once more from
+  ``p(tau | w / tau, sigma, y)``, the weights rescaled with it (the interweaving of centred and
+  non-centred forms of Yu and Meng 2011: without it ``sigma`` and ``tau`` crawl along their
+  ridge when ``n < d``), each by independence Metropolis-Hastings whose proposal is the
+  conditional without the prior (a gamma in ``1 / tau``, a truncated normal in ``tau``); then
+  ``1 / v_j | w_j, tau ~ InverseGaussian(mean 1 / (tau |w_j|), shape 1 / tau^2)`` by the method
+  of Michael, Schucany and Haas (1976).
 
-A fixed ``sigma`` or ``tau`` skips its slice updates. All chains advance together: the chain is
+A fixed ``sigma`` or ``tau`` skips its updates. All chains advance together: the chain is
 the leading axis of every tensor, so one iteration is a few batched torch operations (one
 batched Cholesky or eigendecomposition) whatever the number of chains.
 """
@@ -54,6 +55,17 @@ LOG_BOUND = 300.0
 MAX_STEP_OUT = 20
 #: Shrinkage steps of a slice update before it gives up and keeps the current point.
 MAX_SHRINK = 200
+#: Metropolis-Hastings steps of each independence update of ``log tau`` (:func:`gamma_update`,
+#: :func:`truncated_normal_update`). Measured acceptance rates of one step, half-normal prior:
+#: 0.97 and 1.00 (100 x 300), 0.78 and 0.99 (100 x 5), 0.82 and 1.00 (diabetes, 442 x 10).
+TAU_MH_STEPS = 2
+#: Rows from which :class:`GaussianBlock` forms ``Xc V Xc^T`` by NumPy's symmetric product on the
+#: CPU (at 4 x 20 x 60 torch's batched product is faster: 18 against 24 us; at 4 x 50 x 150,
+#: 86 against 106 us the other way).
+SYRK_MIN_ROWS = 32
+#: Above this standardised lower bound (``-mean / sd``) the truncated normal is left to the slice
+#: update: its tail probability ``ndtr(-a)`` nears underflow.
+TRUNCATION_MAX = 30.0
 
 
 def check_gibbs(prior: str) -> None:
@@ -173,6 +185,70 @@ def slice_update(
     return x1
 
 
+# ------------------------------------------------------------------------------------------
+# independence updates of log tau: proposals from the likelihood part, accepted by the prior
+
+
+def gamma_update(log_prior: Callable[[np.ndarray], np.ndarray], u0: np.ndarray, shape: float,
+                 rate: np.ndarray, rng: np.random.Generator, steps: int = TAU_MH_STEPS) -> np.ndarray:
+    r"""Independence Metropolis-Hastings on ``log_prior(u) - shape u - rate e^{-u}``, each entry.
+
+    The target of ``log tau`` given the weights with the mixing variances integrated out
+    (``shape = d``, ``rate = ||w||_1``). Without the prior it is exactly ``e^{-u} ~
+    Gamma(shape, rate)``: proposals are drawn from it and accepted with the prior's ratio
+    ``exp(log_prior(u') - log_prior(u))``, ``steps`` times. Two evaluations of the prior replace
+    the slice update's ten or so, and where the weights dominate the prior (``d`` large) nearly
+    every proposal is an independent exact draw.
+    """
+    u, lp = u0.copy(), log_prior(u0)
+    for _ in range(steps):
+        cand = -np.log(rng.gamma(shape, 1.0 / rate))
+        lp_cand = log_prior(cand)
+        take = np.log1p(-rng.random(u.shape)) < lp_cand - lp  # NaN: rejected
+        u, lp = np.where(take, cand, u), np.where(take, lp_cand, lp)
+    return u
+
+
+def truncated_normal_update(
+    target: Callable[[np.ndarray], np.ndarray], log_prior: Callable[[np.ndarray], np.ndarray],
+    u0: np.ndarray, mean: np.ndarray, sd: np.ndarray, width: float, rng: np.random.Generator,
+    steps: int = TAU_MH_STEPS,
+) -> np.ndarray:
+    r"""Independence Metropolis-Hastings on ``target(u)``, ``u = log tau``, a truncated normal in ``tau``.
+
+    In ``tau`` the target is ``p(tau) Normal(tau; mean, sd^2)`` on ``tau > 0`` (``p`` the prior:
+    ``log_prior(u) - u``): the interweaving step's target (``tau`` given ``w / tau``: the
+    likelihood is gaussian in ``tau``). Proposals from the normal truncated to ``tau > 0`` (by its
+    inverse distribution function, from the upper tail where the bound lies above the mean),
+    accepted with the prior's ratio, ``steps`` times. Where the bound lies more than
+    :data:`TRUNCATION_MAX` sds above the mean for some chain, or ``sd`` is not a positive number,
+    one slice update of ``target`` instead.
+    """
+    from scipy.special import ndtr, ndtri
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = -mean / sd  # the bound tau = 0, standardised
+    if not (np.all(np.isfinite(a)) and np.all(sd > 0.0) and np.all(a <= TRUNCATION_MAX)):
+        return slice_update(target, u0, width, rng)
+    tail = ndtr(-a)  # P(Z > a)
+    below = a <= 0.0
+    top = np.nextafter(1.0, 0.0)
+
+    def prior_tau(u: np.ndarray) -> np.ndarray:  # log p(tau) up to a constant
+        return log_prior(u) - u
+
+    u, lp = u0.copy(), prior_tau(u0)
+    for _ in range(steps):
+        q = rng.random(u.shape)
+        z = np.where(below, ndtri(np.minimum(ndtr(a) + q * tail, top)), -ndtri((1.0 - q) * tail))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cand = np.log(mean + sd * z)  # tau = 0 (z = a to rounding): -inf, rejected
+            lp_cand = prior_tau(cand)
+        take = np.log1p(-rng.random(u.shape)) < lp_cand - lp
+        u, lp = np.where(take, cand, u), np.where(take, lp_cand, lp)
+    return u
+
+
 def _closed_form_log_prior(prior: torch.distributions.Distribution
                            ) -> Callable[[np.ndarray], np.ndarray] | None:
     """``u -> log p(e^u) + u`` in numpy for the common scale priors, or ``None``."""
@@ -231,6 +307,17 @@ def log_scale_prior(prior: torch.distributions.Distribution) -> Callable[[np.nda
 
 # ------------------------------------------------------------------------------------------
 # block A: the gaussian part given the mixing variances
+
+
+def _cholesky(M: torch.Tensor) -> torch.Tensor:
+    """Lower Cholesky factors of a batch of positive definite matrices.
+
+    NumPy's on the CPU (LAPACK matrix by matrix: 0.13 against torch's 0.24 ms for 4 x 100 x 100,
+    0.63 against 0.79 for 4 x 200 x 200), torch's elsewhere.
+    """
+    if M.device.type == "cpu":
+        return torch.from_numpy(np.linalg.cholesky(M.numpy()))
+    return torch.linalg.cholesky(M)
 
 
 def uses_design(n: int, d: int) -> bool:
@@ -292,6 +379,11 @@ class GaussianBlock:
     def _gram_v(self, v: torch.Tensor) -> torch.Tensor:
         """``Xc V Xc^T`` (``n <= d``) or ``V^{1/2} G V^{1/2}`` (``n > d``), shape (C, m, m)."""
         if self.design:
+            if v.device.type == "cpu" and self.n >= SYRK_MIN_ROWS:
+                # numpy's B @ B.T of one 2-D array is BLAS's symmetric rank-k update: half the
+                # multiply-adds of torch's batched product (0.40 against 0.65 ms at 4 x 100 x 300)
+                B = (self.Xc * v.sqrt().unsqueeze(1)).numpy()
+                return torch.from_numpy(np.stack([b @ b.T for b in B]))
             return (self.Xc * v.unsqueeze(1)) @ self.XcT
         sv = v.sqrt()
         return sv.unsqueeze(-1) * self.G * sv.unsqueeze(-2)
@@ -313,14 +405,14 @@ class GaussianBlock:
         M = self._gram_v(v)
         if self.design:  # Bhattacharya et al.: K = sigma^2 I + Xc V Xc^T
             M.diagonal(dim1=-2, dim2=-1).add_(s2)
-            L = torch.linalg.cholesky(M)
+            L = _cholesky(M)
             a = v.sqrt() * self._randn((C, self.d), gen)
             r = self.yc - a @ self.XcT - sigma * self._randn((C, self.n), gen)
             omega = torch.cholesky_solve(r.unsqueeze(-1), L).squeeze(-1)
             return a + v * (omega @ self.Xc)
         # n > d: I + V^{1/2} G V^{1/2} / sigma^2 = L L^T; w = V^{1/2}(L^-T L^-1 V^{1/2} c / s2 + L^-T z)
         M.div_(s2).diagonal(dim1=-2, dim2=-1).add_(1.0)
-        L = torch.linalg.cholesky(M)
+        L = _cholesky(M)
         sv = v.sqrt()
         rhs = (sv * self.c / s2).unsqueeze(-1)
         half = torch.linalg.solve_triangular(L, rhs, upper=False)
@@ -455,10 +547,7 @@ def _run(problem: InferenceProblem, options: Gibbs, num_samples: int, num_chains
         if tau_prior is not None:
             l1 = w.abs().sum(-1).cpu().numpy()
 
-            def tau_centred(u: np.ndarray, l1: np.ndarray = l1) -> np.ndarray:
-                return tau_prior(u) - d * u - l1 * np.exp(-u)
-
-            log_tau = slice_update(tau_centred, log_tau, width["tau"], rng)
+            log_tau = gamma_update(tau_prior, log_tau, d, l1, rng)
             fit2, cross = block.fit_terms(w / as_tensor(log_tau).unsqueeze(-1))
             s2 = np.exp(2.0 * log_sigma)
 
@@ -467,7 +556,9 @@ def _run(problem: InferenceProblem, options: Gibbs, num_samples: int, num_chains
                 e = np.exp(u)
                 return tau_prior(u) - (e * e * fit2 - 2.0 * e * cross) / (2.0 * s2)
 
-            moved = slice_update(tau_ancillary, log_tau, width["tau"], rng)
+            # in tau, the likelihood of w / tau is Normal(cross / fit2, s2 / fit2)
+            moved = truncated_normal_update(tau_ancillary, tau_prior, log_tau, cross / fit2,
+                                            np.sqrt(s2 / fit2), width["tau"], rng)
             w = w * as_tensor(moved - log_tau).unsqueeze(-1)
             log_tau = moved
             tau = as_tensor(log_tau)

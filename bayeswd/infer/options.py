@@ -229,8 +229,9 @@ class Gibbs:
     mixing of ``sigma`` given ``w`` when ``n < d``; then ``w`` exactly: a Cholesky factor of the
     ``d x d`` precision when ``n > d``, the ``O(n^2 d)`` algorithm of Bhattacharya et al. when
     ``n <= d``) and ``(tau, v) | w`` (``1 / v_j`` inverse gaussian; ``tau`` interweaved: drawn
-    given ``w`` and again given ``w / tau``). A sampled ``sigma`` or ``tau`` is updated by slice
-    sampling on its log. All chains advance together as batched tensor operations (one generator
+    given ``w`` and again given ``w / tau``). A sampled ``sigma`` is updated by slice sampling on
+    its log, a sampled ``tau`` by independence Metropolis-Hastings (its conditionals without the
+    prior, drawn exactly, as proposals). All chains advance together as batched tensor operations (one generator
     seeded with ``seed`` drives them all). Laplace prior only. The derivation:
     docs/mathematics.md, section 2.11; speed against NUTS: docs/benchmarks.md.
 
