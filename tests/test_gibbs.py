@@ -516,6 +516,40 @@ def test_gibbs_is_the_laplace_priors_only() -> None:
         bw.sample_posterior(X, y, prior="gaussian", sigma=0.5, tau=0.3, method="gibbs", **QUIET)
 
 
+@pytest.mark.parametrize(("rho", "low", "high"), [(0.0, 1, 1), (0.8, 3, 7)])
+def test_thin_pilot_reads_the_autocorrelation_time(rho: float, low: int, high: int) -> None:
+    # AR(1) chains of known autocorrelation time t = (1 + rho) / (1 - rho) (1 and 9), one
+    # coordinate (the pilot takes the largest over coordinates: biased up by design); thin is
+    # ceil(t / 2), so 1 and 5. The estimate from 4 x 2500 draws has a relative sd of about
+    # sqrt(2 (2 M + 1) / N) with Geyer's window M ~ 5 t: 13 % at t = 9; the bounds are 4 sds
+    warm, C = 5000, 4
+    pilot = gibbs_mod.ThinPilot(warm, C, 1)
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(C, 1))
+    for it in range(warm):
+        x = rho * x + math.sqrt(1.0 - rho * rho) * rng.normal(size=(C, 1))
+        pilot.record(it, x)
+    thin, t = pilot.choose()
+    true = (1.0 + rho) / (1.0 - rho)
+    assert low <= thin <= high
+    assert abs(t - true) <= 0.55 * true
+
+
+def test_thin_is_chosen_from_the_warm_up_unless_given() -> None:
+    # the default thin=None: a choice recorded in settings, thin 1 below 100 warm-up iterations
+    X, y = _data(12, 2)
+    kw = dict(prior="laplace", sigma=0.5, tau=0.3, num_samples=20, num_chains=2, **QUIET)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiagnosticWarning)
+        auto = bw.sample_posterior(X, y, method=Gibbs(num_warmup=200), **kw)
+        short = bw.sample_posterior(X, y, method=Gibbs(num_warmup=99), **kw)
+        given = bw.sample_posterior(X, y, method=Gibbs(num_warmup=200, thin=3), **kw)
+    assert auto.settings["thin_choice"].startswith("from the warm-up: autocorrelation time up to ")
+    assert 1 <= auto.settings["thin"] <= gibbs_mod.MAX_AUTO_THIN
+    assert short.settings["thin"] == 1 and short.settings["thin_choice"].startswith("1 (warm-up too short")
+    assert given.settings["thin"] == 3 and given.settings["thin_choice"] == "given"
+
+
 @pytest.mark.parametrize(("build", "error", "match"), [
     (lambda: Gibbs(thin=0), ValueError, r"`thin` must be an integer >= 1; got 0"),
     (lambda: Gibbs(num_warmup=-1), ValueError, r"`num_warmup` must be an integer >= 0; got -1"),

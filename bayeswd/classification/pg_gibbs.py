@@ -54,7 +54,6 @@ Yu, Y. and Meng, X.-L. (2011). To center or not to center: that is not the quest
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -65,6 +64,8 @@ from bayeswd._validation import DTYPE, check_positive_int, check_seed
 from bayeswd.classification.problem import GLMProblem, softplus
 from bayeswd.classification.solvers import newton, proximal_newton
 from bayeswd.infer.gibbs import (
+    Progress,
+    ThinPilot,
     _adapt_width,
     log_scale_prior,
     reciprocal_inverse_gaussian,
@@ -228,7 +229,7 @@ def _log_density(prob: GLMProblem, theta: torch.Tensor, y: torch.Tensor, tau: to
 
 
 def _run(prob: GLMProblem, tau_prior: torch.distributions.Distribution | None, options: Gibbs,
-         num_samples: int, num_chains: int, seed: int, tick: Callable[[], Any] | None = None, *,
+         num_samples: int, num_chains: int, seed: int, progress: Progress | None = None, *,
          targets: torch.Tensor | None = None,
          start: tuple[torch.Tensor, np.ndarray] | None = None, interweave: bool = True,
          ) -> tuple[dict[str, torch.Tensor], dict[str, np.ndarray], dict[str, Any]]:
@@ -238,7 +239,8 @@ def _run(prob: GLMProblem, tau_prior: torch.distributions.Distribution | None, o
     ``prob.y`` (the test suite's SBC runs hundreds of simulated data sets as the chains of one
     run). ``start`` is ``(theta (C, size), log tau (C,))`` (the second ignored when ``tau`` is
     fixed); default :func:`_start` and ``log(prob.tau)``. ``interweave=False`` skips the second
-    update of ``tau`` (for measurements).
+    update of ``tau`` (for measurements). ``options.thin = None``: chosen at the end of the
+    warm-up (:class:`bayeswd.infer.gibbs.ThinPilot`).
     """
     X, d, C = prob.X, prob.d, num_chains
     dev = X.device
@@ -275,7 +277,13 @@ def _run(prob: GLMProblem, tau_prior: torch.distributions.Distribution | None, o
     omega_np = np.empty((C, prob.X.shape[0]))
 
     y_np = y.cpu().numpy()
-    for it in range(warm + num_samples * thin):
+    pilot, t_int = None, math.nan
+    if thin is None:
+        pilot = ThinPilot(warm, C, prob.size + int(tau_prior is not None))
+        if not pilot.active:
+            thin, pilot = 1, None
+    it = 0
+    while thin is None or it < warm + num_samples * thin:
         w = theta[:, :d]
         eta_np = None  # the logits at theta, when an update already has them
         if lp_tau is not None:
@@ -326,6 +334,13 @@ def _run(prob: GLMProblem, tau_prior: torch.distributions.Distribution | None, o
             hist[it] = log_tau
             if lp_tau is not None and it + 1 in adapt_at:
                 width = _adapt_width(hist, it + 1, width)
+            if pilot is not None:
+                logs = [log_tau[:, None]] if tau_prior is not None else []
+                pilot.record(it, np.concatenate([theta.cpu().numpy(), *logs], axis=1))
+                if it + 1 == warm:
+                    thin, t_int = pilot.choose()
+                    if progress is not None:
+                        progress.set_thin(thin)
         else:
             j, r = divmod(it - warm, thin)
             if r == thin - 1:
@@ -333,11 +348,15 @@ def _run(prob: GLMProblem, tau_prior: torch.distributions.Distribution | None, o
                 if tau_prior is not None:
                     out["tau"][:, j] = tau
                 lp[:, j] = _log_density(prob, theta, y, tau, tau_prior)
-        if tick is not None:
-            tick()
+        if progress is not None:
+            progress.tick()
+        it += 1
     info: dict[str, Any] = {
         "num_warmup": warm,
         "thin": thin,
+        "thin_choice": ("given" if options.thin is not None else
+                        "1 (warm-up too short to choose from)" if pilot is None else
+                        f"from the warm-up: autocorrelation time up to {t_int:.1f} iterations"),
         "augmentation": "Polya-Gamma (Polson, Scott and Windle 2013)",
         "theta_draw": ("Bhattacharya et al. 2016, n x n Cholesky" if block.design
                        else "d x d Cholesky"),
@@ -374,7 +393,8 @@ def sample_pg_gibbs(
         ``None`` fixes ``tau = prob.tau``; a scalar distribution on the positive reals (e.g.
         ``HalfNormal``) samples ``tau`` under it (slice updates of ``log tau``).
     options : bayeswd.infer.Gibbs
-        ``num_warmup`` iterations discarded, then every ``thin``-th iteration kept.
+        ``num_warmup`` iterations discarded, then every ``thin``-th iteration kept (``thin=None``:
+        chosen from the warm-up, as for the regression sampler).
     num_samples : int
         Draws kept per chain.
     num_chains : int
@@ -421,17 +441,12 @@ def sample_pg_gibbs(
     y = prob.y
     if not bool(((y == 0) | (y == 1)).all()):
         raise ValueError("`prob.y` must hold the class codes 0 and 1 for the bernoulli family.")
-    total = options.num_warmup + num_samples * options.thin
-    bar = None
-    if progress_bar:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, desc=f"Polya-Gamma Gibbs ({num_chains} chains)")
+    progress = Progress(progress_bar, options.num_warmup, num_samples, options.thin,
+                        f"Polya-Gamma Gibbs ({num_chains} chains)")
     try:
         with one_thread_if_small(prob.X.device, num_chains * prob.size):
             samples, stats, info = _run(prob, tau_prior, options, num_samples, num_chains, seed,
-                                        None if bar is None else (lambda: bar.update(1)))
+                                        progress if progress_bar else None)
     finally:
-        if bar is not None:
-            bar.close()
+        progress.close()
     return MethodOutput(samples=samples, sample_stats=stats, info=info)

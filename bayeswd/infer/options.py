@@ -231,26 +231,30 @@ class Gibbs:
     ``n <= d``) and ``(tau, v) | w`` (``1 / v_j`` inverse gaussian; ``tau`` interweaved: drawn
     given ``w`` and again given ``w / tau``). A sampled ``sigma`` is updated by slice sampling on
     its log, a sampled ``tau`` by independence Metropolis-Hastings (its conditionals without the
-    prior, drawn exactly, as proposals). All chains advance together as batched tensor operations (one generator
-    seeded with ``seed`` drives them all). Laplace prior only. The derivation:
+    prior, drawn exactly, as proposals). All chains advance together as batched tensor operations
+    (one generator seeded with ``seed`` drives them all). Laplace prior only. The derivation:
     docs/mathematics.md, section 2.11; speed against NUTS: docs/benchmarks.md.
 
     Parameters
     ----------
     num_warmup : int, default 1000
         Iterations discarded at the start (the slice widths of sampled scales adapt during them).
-    thin : int, default 1
-        Keep every ``thin``-th iteration after warm-up (``num_samples`` kept per chain).
+    thin : int, optional
+        Keep every ``thin``-th iteration after warm-up (``num_samples`` kept per chain). Default:
+        chosen at the end of the warm-up as ``ceil(t / 2)``, at most 10, with ``t`` the largest
+        autocorrelation time of the warm-up's last half (``settings["thin_choice"]`` says it);
+        1 when the warm-up has fewer than 100 iterations.
     """
 
     num_warmup: int = 1000
-    thin: int = 1
+    thin: int | None = None
 
     name: ClassVar[str] = "gibbs"
 
     def __post_init__(self) -> None:
         _set(self, "num_warmup", check_positive_int(self.num_warmup, "num_warmup", minimum=0))
-        _set(self, "thin", check_positive_int(self.thin, "thin"))
+        if self.thin is not None:
+            _set(self, "thin", check_positive_int(self.thin, "thin"))
 
 
 @dataclass(frozen=True)
