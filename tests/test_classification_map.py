@@ -582,6 +582,34 @@ def test_truncated_and_full_newton_reach_the_same_map(name, fit_intercept):
     torch.testing.assert_close(cg, full, rtol=1e-9, atol=1e-10)
 
 
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("name", ["binary", "three_class"])
+def test_hessian_paths_agree(name, fit_intercept):
+    # the CPU's symmetric products (NumPy syrk per block) and torch's products (other devices)
+    prob = _problem(name, "gaussian", fit_intercept)
+    theta = torch.linspace(-0.6, 0.5, prob.size, dtype=torch.float64)
+    _, _, probs = prob.value_grad(theta)
+    H = prob.hessian(probs)
+    torch.testing.assert_close(H, prob._hessian_torch(probs), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(H, H.T, rtol=0, atol=0)  # syrk: exactly symmetric
+
+
+@pytest.mark.parametrize("name", ["binary", "three_class"])
+def test_value_grad_reuses_the_line_search_softmax(name):
+    # value_grad at the logits a line search's last _nll evaluated (the softmax pieces reused)
+    # equals a fresh evaluation; the pieces are used once
+    prob = _problem(name, "gaussian", True)
+    theta = torch.linspace(-0.6, 0.5, prob.size, dtype=torch.float64)
+    eta = prob.logits(theta)
+    f = prob.nll_of_logits(eta)
+    f1, g1, p1 = prob.value_grad(theta, eta, f)
+    f2, g2, p2 = prob.value_grad(theta)
+    assert f1 == pytest.approx(f2, rel=1e-14)
+    torch.testing.assert_close(g1, g2, rtol=1e-13, atol=1e-13)
+    torch.testing.assert_close(p1, p2, rtol=1e-14, atol=1e-15)
+    assert prob._softmax is None
+
+
 @pytest.mark.parametrize("through_A", [True, False])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("name", ["binary", "three_class"])
