@@ -535,13 +535,16 @@ def test_thin_pilot_reads_the_autocorrelation_time(rho: float, low: int, high: i
     assert abs(t - true) <= 0.55 * true
 
 
-def test_thin_is_chosen_from_the_warm_up_unless_given() -> None:
-    # the default thin=None: a choice recorded in settings, thin 1 below 100 warm-up iterations
+def test_thin_is_chosen_from_the_warm_up_unless_given(capsys) -> None:
+    # the default thin=None: a choice recorded in settings (the progress bar's total follows it),
+    # thin 1 below 100 warm-up iterations
     X, y = _data(12, 2)
     kw = dict(prior="laplace", sigma=0.5, tau=0.3, num_samples=20, num_chains=2, **QUIET)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DiagnosticWarning)
-        auto = bw.sample_posterior(X, y, method=Gibbs(num_warmup=200), **kw)
+        auto = bw.sample_posterior(X, y, method=Gibbs(num_warmup=200), **{**kw, "progress_bar": True})
+        total = 200 + 20 * auto.settings["thin"]
+        assert f"{total}/{total}" in capsys.readouterr().err
         short = bw.sample_posterior(X, y, method=Gibbs(num_warmup=99), **kw)
         given = bw.sample_posterior(X, y, method=Gibbs(num_warmup=200, thin=3), **kw)
     assert auto.settings["thin_choice"].startswith("from the warm-up: autocorrelation time up to ")
