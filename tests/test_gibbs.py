@@ -336,7 +336,7 @@ def test_gaussian_block_log_evidence(n: int, d: int, fit: bool) -> None:
 
 
 @pytest.mark.parametrize(("n", "d", "fit"), [(12, 3, True), (5, 8, True), (5, 8, False)])
-@pytest.mark.parametrize("path", ["cholesky", "spectrum"])
+@pytest.mark.parametrize("path", ["cholesky", "spectrum", "numpy"])
 def test_gaussian_block_draws_are_the_conditional(n: int, d: int, fit: bool, path: str) -> None:
     # w | v, sigma, y ~ Normal(S Xc^T yc / sigma^2, S), S = (Xc^T Xc / sigma^2 + V^-1)^-1, and
     # b | w ~ Normal(mean(y) - mean(X) w, sigma^2 / n): means within K standard errors of
@@ -349,6 +349,10 @@ def test_gaussian_block_draws_are_the_conditional(n: int, d: int, fit: bool, pat
     gen = torch.Generator().manual_seed(6)
     if path == "cholesky":
         w = block.draw_fixed_sigma(v, sigma, gen)
+    elif path == "numpy":  # the CPU's fast path of fixed scales (n <= d only)
+        if not block.design:
+            pytest.skip("the NumPy draw is the design path's")
+        w = torch.from_numpy(block.draw_fixed_sigma_numpy(v.numpy(), sigma, np.random.default_rng(6)))
     else:
         w = block.draw_from_spectrum(v, block.spectrum(v), torch.full((m,), sigma, dtype=F64), gen)
     b = block.intercept(w, torch.full((m,), sigma, dtype=F64), gen)
@@ -389,6 +393,7 @@ QUAD_CASES = [
     # the posterior is singular where the weights interpolate the data: no quadrature there)
     ("d2-fixed", 12, 2, 0.5, 0.3, True, False),
     ("d2-fixed-n2-design", 2, 2, 0.5, 0.3, False, True),
+    ("d2-fixed-design", 12, 2, 0.5, 0.3, True, True),  # fixed scales, design: the NumPy sweep
     ("d1-sigma", 12, 1, "default", 0.3, True, False),
     ("d2-sigma-design", 12, 2, "default", 0.3, True, True),
     ("d2-tau", 12, 2, 0.5, "default", True, False),
