@@ -70,6 +70,7 @@ from bayeswd.infer.gibbs import (
     log_scale_prior,
     reciprocal_inverse_gaussian,
     slice_update,
+    thin_choice,
     uses_design,
 )
 from bayeswd.infer.options import Gibbs
@@ -277,7 +278,7 @@ def _run(prob: GLMProblem, tau_prior: torch.distributions.Distribution | None, o
     omega_np = np.empty((C, prob.X.shape[0]))
 
     y_np = y.cpu().numpy()
-    pilot, t_int = None, math.nan
+    pilot = None
     if thin is None:
         pilot = ThinPilot(warm, C, prob.size + int(tau_prior is not None))
         if not pilot.active:
@@ -334,11 +335,11 @@ def _run(prob: GLMProblem, tau_prior: torch.distributions.Distribution | None, o
             hist[it] = log_tau
             if lp_tau is not None and it + 1 in adapt_at:
                 width = _adapt_width(hist, it + 1, width)
-            if pilot is not None:
-                logs = [log_tau[:, None]] if tau_prior is not None else []
-                pilot.record(it, np.concatenate([theta.cpu().numpy(), *logs], axis=1))
-                if it + 1 == warm:
-                    thin, t_int = pilot.choose()
+            if pilot is not None and pilot.wants(it):
+                logs = [log_tau] if tau_prior is not None else []
+                chosen = pilot.observe(it, np.column_stack([theta.cpu().numpy(), *logs]))
+                if chosen is not None:
+                    thin = chosen
                     if progress is not None:
                         progress.set_thin(thin)
         else:
@@ -354,9 +355,7 @@ def _run(prob: GLMProblem, tau_prior: torch.distributions.Distribution | None, o
     info: dict[str, Any] = {
         "num_warmup": warm,
         "thin": thin,
-        "thin_choice": ("given" if options.thin is not None else
-                        "1 (warm-up too short to choose from)" if pilot is None else
-                        f"from the warm-up: autocorrelation time up to {t_int:.1f} iterations"),
+        "thin_choice": thin_choice(options.thin, pilot),
         "augmentation": "Polya-Gamma (Polson, Scott and Windle 2013)",
         "theta_draw": ("Bhattacharya et al. 2016, n x n Cholesky" if block.design
                        else "d x d Cholesky"),
