@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from bayeswd.infer.potentials import Scale, batched_scales
+from bayeswd.infer.potentials import Scale, batched_scales, numpy_twin_of
 from bayeswd.stats import SufficientStats, sufficient_statistics
 
 __all__ = ["CollapsedGaussianPotential"]
@@ -85,6 +85,7 @@ class CollapsedGaussianPotential:
         self.i_tau = int(self.sigma_scale is not None) if self.tau_scale else None
         self.size = int(self.sigma_scale is not None) + int(self.tau_scale is not None)
         self.use_stats = n > d
+        self._xp: Any = torch  # the array module of q: torch, or NumPy in the twin
         self._spectrum(X, y, stats)
 
     def _spectrum(self, X: torch.Tensor, y: torch.Tensor, stats: SufficientStats | None) -> None:
@@ -117,6 +118,15 @@ class CollapsedGaussianPotential:
             self._x_mean, self._y_mean = x_mean, y_mean
         self._c2 = self._c * self._c
 
+    def numpy_twin(self) -> CollapsedGaussianPotential:
+        """The same potential on NumPy arrays: the CPU's fast path of :func:`bayeswd.infer.nuts.run_chain`.
+
+        A leapfrog step in one or two coordinates is all dispatch: its sums over ``min(n, d)``
+        eigenvalues cost about a third of torch's in NumPy (docs/benchmarks.md). Tested equal to
+        this one.
+        """
+        return numpy_twin_of(self, ("_lam", "_c2"))
+
     @property
     def num_terms(self) -> int:
         """Number of eigenvalue terms in a log-density evaluation (at most ``min(n, d)``)."""
@@ -147,10 +157,10 @@ class CollapsedGaussianPotential:
         inv = 1.0 / den
         q = self._c2 * inv
         m = self._noise_dims - (1 if self.fit_intercept else 0)  # a flat intercept adds (1/2) log s
-        value = -0.5 * float(den.log().sum() + q.sum()) - 0.5 * m * math.log(s) - 0.5 * self._rest / s
-        q_inv = q * inv
-        d_s = -0.5 * float(inv.sum() - q_inv.sum()) - 0.5 * m / s + 0.5 * self._rest / (s * s)
-        d_t = -0.5 * float((self._lam * (inv - q_inv)).sum())
+        value = -0.5 * float(self._xp.log(den).sum() + q.sum()) - 0.5 * m * math.log(s) - 0.5 * self._rest / s
+        r = inv - q * inv
+        d_s = -0.5 * float(r.sum()) - 0.5 * m / s + 0.5 * self._rest / (s * s)
+        d_t = -0.5 * float(self._lam @ r)
         return value, d_s, d_t
 
     def log_density(self, Q: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
@@ -177,7 +187,7 @@ class CollapsedGaussianPotential:
 
     def __call__(self, q: torch.Tensor) -> tuple[float, torch.Tensor]:
         """``(U(q), dU/dq)``."""
-        grad = torch.zeros_like(q)
+        grad = self._xp.zeros_like(q)
         lp = 0.0
         if self.sigma_scale is not None:
             sigma, dsig, lp_s, dlp_s = self.sigma_scale(float(q[self.i_sigma]))

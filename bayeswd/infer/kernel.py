@@ -128,8 +128,17 @@ class NUTSKernel:
         return torch.addmv(self.mu, self.Ls, x)
 
     def energy_grad(self, x: Array) -> tuple[float, Array]:
-        """Potential energy at ``x`` and its gradient in ``x``."""
-        U, g = self.potential(self.to_q(x))
+        """Potential energy at ``x`` and its gradient in ``x``.
+
+        A point so far out that a scale's ``exp`` overflows or underflows to 0 in the potential's
+        Python float arithmetic (``OverflowError``, ``ZeroDivisionError``, or ``ValueError`` from
+        ``math.log(0)``: only a diverging trajectory gets there) has an infinite energy: a
+        divergence, as in NumPy or torch arithmetic.
+        """
+        try:
+            U, g = self.potential(self.to_q(x))
+        except (ArithmeticError, ValueError):
+            return math.inf, x * 0.0
         if self.diagonal:
             return U, (g * self.Ls if self.numpy else g.mul_(self.Ls))
         return U, self.LsT @ g
