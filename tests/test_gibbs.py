@@ -393,10 +393,11 @@ QUAD_CASES = [
     # the posterior is singular where the weights interpolate the data: no quadrature there)
     ("d2-fixed", 12, 2, 0.5, 0.3, True, False),
     ("d2-fixed-n2-design", 2, 2, 0.5, 0.3, False, True),
-    ("d2-fixed-design", 12, 2, 0.5, 0.3, True, True),  # fixed scales, design: the NumPy sweep
+    ("d2-fixed-design", 12, 2, 0.5, 0.3, True, True),  # fixed scales, design: the NumPy draws
     ("d1-sigma", 12, 1, "default", 0.3, True, False),
     ("d2-sigma-design", 12, 2, "default", 0.3, True, True),
     ("d2-tau", 12, 2, 0.5, "default", True, False),
+    ("d2-tau-design", 12, 2, 0.5, "default", True, True),  # sigma fixed, design: the NumPy draws
     ("d1-both-nointercept", 12, 1, "lognormal", "inversegamma", False, False),
     ("d2-both-design", 12, 2, "default", "default", True, True),
 ]

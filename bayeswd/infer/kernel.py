@@ -138,7 +138,7 @@ class NUTSKernel:
         try:
             U, g = self.potential(self.to_q(x))
         except (ArithmeticError, ValueError):
-            return math.inf, x * 0.0
+            return math.inf, (np.zeros_like(x) if self.numpy else torch.zeros_like(x))
         if self.diagonal:
             return U, (g * self.Ls if self.numpy else g.mul_(self.Ls))
         return U, self.LsT @ g
