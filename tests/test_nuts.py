@@ -420,7 +420,6 @@ def test_collapsed_gaussian_draws_are_the_conjugate_posterior(n: int, d: int, fi
 
 def test_hierarchical_gaussian_runs_on_the_scales_only() -> None:
     # both scales sampled, n < d: the (log sigma, log tau) posterior is a curved ridge (a large
-    # sigma needs a small tau), hence a higher acceptance target, as for the centred form
     # sigma needs a small tau), hence a higher acceptance target, as for the centred form. With
     # 200 warm-up iterations a few divergences on the ridge are usual: 0-16 of the 2000 transitions
     # over seeds 0-11, with either the torch or the NumPy random stream; they are counted, with a

@@ -452,6 +452,20 @@ class CollapsedLaplacePotential(LinearPotential):
         sigma = sig[0] if sig is not None else self.sigma
         return b, sig, sigma
 
+    def _mixing_prior(self, q: Any, u: Any, v: Any, grad: Any) -> tuple[float, float, float]:
+        """``(lam, -log prod_j Exp(v_j; lam) v_j, log p(tau) + log Jacobian)``; sets ``grad``'s ``tau`` entry.
+
+        ``lam = 1 / (2 tau^2)``, ``u = log v`` (the ``v_j`` is the Jacobian of ``u``); either array kind.
+        """
+        d = self.d
+        tau, dtau, lp_tau, dlp = self._tau_part(q)
+        lam = 0.5 / (tau * tau)
+        sum_v = float(v.sum())
+        if self.tau_scale is not None:
+            # d/dtau of lam sum(v) - d log(lam), lam = 1 / (2 tau^2)
+            grad[self.i_tau] = (2.0 * d / tau - 2.0 * lam * sum_v / tau) * dtau - dlp
+        return lam, lam * sum_v - float(u.sum()) - d * math.log(lam), lp_tau
+
     def __call__(self, q: torch.Tensor) -> tuple[float, torch.Tensor]:
         """``(U(q), dU/dq)`` of the collapsed form."""
         if self._xp is np:
@@ -475,10 +489,8 @@ class CollapsedLaplacePotential(LinearPotential):
         xkx = (Wx * Wx).sum(0)  # x_j' K^-1 x_j
         grad = torch.empty_like(q)
         value = self._const_lik + 0.5 * logdet + 0.5 * quad
-        tau, dtau, u_value, dlp = self._tau_part(q)
-        lam = 0.5 / (tau * tau)
-        sum_v = float(v.sum())
-        value += lam * sum_v - float(u.sum()) - d * math.log(lam)
+        lam, prior_value, u_value = self._mixing_prior(q, u, v, grad)
+        value += prior_value
         # d/du_j = v_j (x_j'K^-1 x_j - (x_j'K^-1 r)^2) / 2 + lam v_j - 1
         torch.mul(xkx.sub_(xa.mul_(xa)).mul_(0.5).add_(lam), v, out=grad[:d]).sub_(1.0)
         if self.fit_intercept:
@@ -489,8 +501,6 @@ class CollapsedLaplacePotential(LinearPotential):
             tr = float(torch.cholesky_inverse(chol).diagonal().sum())
             alpha = torch.linalg.solve_triangular(chol.T, wr.unsqueeze(-1), upper=True)
             grad[self.i_sigma] = sigma * (tr - float(alpha.pow(2).sum())) * dsig - dlp_s
-        if self.tau_scale is not None:
-            grad[self.i_tau] = (2.0 * d / tau - 2.0 * lam * sum_v / tau) * dtau - dlp
         return value - u_value, grad
 
     def _call_numpy(self, q: np.ndarray) -> tuple[float, np.ndarray]:
@@ -515,10 +525,8 @@ class CollapsedLaplacePotential(LinearPotential):
         xkx = np.einsum("ij,ij->i", Wx, Wx)
         grad = np.empty_like(q)
         value = self._const_lik + 0.5 * logdet + 0.5 * quad
-        tau, dtau, u_value, dlp = self._tau_part(q)
-        lam = 0.5 / (tau * tau)
-        sum_v = float(v.sum())
-        value += lam * sum_v - float(u.sum()) - d * math.log(lam)
+        lam, prior_value, u_value = self._mixing_prior(q, u, v, grad)
+        value += prior_value
         grad[:d] = (0.5 * (xkx - xa * xa) + lam) * v - 1.0
         if self.fit_intercept:
             grad[d] = -float(WT[d + 1] @ wr)
@@ -529,8 +537,6 @@ class CollapsedLaplacePotential(LinearPotential):
             alpha, _ = _lapack.dtrtrs(chol, wr, lower=1, trans=1)
             tr = float(np.einsum("ij,ij->", inv_chol, inv_chol))  # tr K^-1 = |L^-1|_F^2
             grad[self.i_sigma] = sigma * (tr - float(alpha @ alpha)) * dsig - dlp_s
-        if self.tau_scale is not None:
-            grad[self.i_tau] = (2.0 * d / tau - 2.0 * lam * sum_v / tau) * dtau - dlp
         return value - u_value, grad
 
     def draws(self, Q: torch.Tensor, gen: torch.Generator) -> dict[str, torch.Tensor]:
