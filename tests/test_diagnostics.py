@@ -225,10 +225,17 @@ def test_laplace_prior_does_not_warn() -> None:
 
 
 @pytest.mark.slow
-def test_too_short_warmup_on_a_hard_posterior_warns() -> None:
-    # full Bayes over sigma and tau with d > n: a funnel; 5 warm-up steps cannot adapt to it
+def test_crippled_nuts_warns() -> None:
+    # full Bayes over sigma and tau with d > n, 5 warm-up iterations and trees of at most 2 leapfrog
+    # steps: a random walk where the scales need 17-25 steps a kept draw. (5 warm-up iterations
+    # alone no longer break the run: NUTS starts from the Laplace approximation of the scales, and
+    # only some seeds then warned.) Measured on seeds 0-3: min bulk ESS 5-28 against the required
+    # 50, one warning each (the laplace seed problem, so crippled: max R-hat 1.52-1.65 against its
+    # bound 1.35).
     p = bw.seed_problem()
-    _, rec = _nuts(p.train.X, p.train.y, warmup=5)
+    rec = _diagnostic_warnings(bw.sample_posterior, p.train.X, p.train.y,
+                               method=NUTS(num_warmup=5, max_tree_depth=1), num_samples=200,
+                               num_chains=2, seed=0, **QUIET)[1]
     assert len(rec) == 1, [str(w.message) for w in rec]
     assert str(rec[0].message).startswith("NUTS diagnostics: ")
 
